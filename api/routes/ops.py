@@ -1,0 +1,28 @@
+"""Operational endpoints: /healthz and /api/v1/sources."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from api.deps import SessionDep
+from api.schemas import Health, SourceHealthOut
+from models import repository
+
+router = APIRouter(tags=["ops"])
+
+
+@router.get("/healthz", response_model=Health, summary="Liveness and database reachability")
+def healthz(session: SessionDep):
+    try:
+        session.execute(text("SELECT 1"))
+    except SQLAlchemyError:
+        return JSONResponse({"status": "degraded", "database": "unreachable"}, status_code=503)
+    return Health(status="ok", database="ok")
+
+
+@router.get("/api/v1/sources", response_model=list[SourceHealthOut], summary="Every source's health")
+def sources(session: SessionDep) -> list[SourceHealthOut]:
+    return [SourceHealthOut(**row) for row in repository.sources_health(session)]

@@ -1,0 +1,82 @@
+"""RSS 0.9x/1.0/2.0 and Atom feeds: fetched politely, parsed by feedparser."""
+
+from __future__ import annotations
+
+import calendar
+from datetime import datetime, timezone
+from typing import Any
+
+import feedparser
+
+from connectors.base import FetchResult, ParseError, RawItem, SourceSpec
+from connectors.http import PoliteClient, min_interval_from_headers
+
+
+class RssConnector:
+    kind = "rss"
+
+    def __init__(self, client: PoliteClient) -> None:
+        self.client = client
+
+    def fetch(self, spec: SourceSpec) -> FetchResult:
+        response = self.client.get(spec)
+        headers = response.headers
+        common = dict(
+            http_status=response.status,
+            etag=headers.get("etag") or spec.etag,
+            last_modified=headers.get("last-modified") or spec.last_modified,
+            min_interval=min_interval_from_headers(headers),
+            final_url=response.permanent_url,
+        )
+        if response.not_modified:
+            return FetchResult(not_modified=True, **common)
+        items, warnings = parse_feed(response.body, base_url=response.url,
+                                     content_type=headers.get("content-type"),
+                                     visibility=spec.visibility)
+        return FetchResult(items=items, bytes_read=len(response.body), warnings=warnings, **common)
+
+
+def parse_feed(body: bytes, *, base_url: str = "", content_type: str | None = None,
+               visibility: str = "external") -> tuple[tuple[RawItem, ...], tuple[str, ...]]:
+    """Parse feed bytes into RawItems; a document with no feed in it is a ParseError."""
+    headers = {"content-location": base_url}
+    if content_type:
+        headers["content-type"] = content_type
+    parsed = feedparser.parse(body, response_headers=headers, sanitize_html=True,
+                              resolve_relative_uris=True)
+    problem = parsed.get("bozo_exception")
+    if not parsed.entries and (problem is not None or not parsed.get("version")):
+        reason = f"{type(problem).__name__}: {problem}" if problem else "no RSS or Atom feed found"
+        raise ParseError(f"not a readable feed ({reason})")
+    warnings = (f"feed parsed leniently: {problem}",) if problem is not None else ()
+    items = tuple(_entry_to_item(entry, visibility) for entry in parsed.entries)
+    return items, warnings
+
+
+def _entry_to_item(entry: Any, visibility: str) -> RawItem:
+    content = ""
+    if entry.get("content"):
+        content = "\n".join(part.get("value", "") for part in entry.content)
+    summary = entry.get("summary", "")
+    if summary == content:
+        content = ""
+    return RawItem(
+        title=entry.get("title", "").strip() or "(untitled)",
+        url=entry.get("link") or None,
+        guid=(entry.get("id") or "").strip() or None,
+        summary=summary,
+        content=content,
+        author=entry.get("author") or None,
+        published_at=_to_datetime(entry.get("published_parsed")),
+        updated_at=_to_datetime(entry.get("updated_parsed")),
+        visibility=visibility,
+    )
+
+
+def _to_datetime(struct: Any) -> datetime | None:
+    if not struct:
+        return None
+    try:
+        return datetime.fromtimestamp(calendar.timegm(struct), tz=timezone.utc)
+    except (OverflowError, ValueError, TypeError):
+        return None

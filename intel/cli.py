@@ -1,0 +1,235 @@
+"""The `intel` command line (typer + rich)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from intel.config import ConfigError, load_config
+from intel.settings import Config
+
+app = typer.Typer(help="prospect-intel: market-intelligence feeds about your prospects.",
+                  no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+console = Console()
+errors = Console(stderr=True)
+log = logging.getLogger("intel")
+
+ConfigOption = Annotated[Optional[Path], typer.Option(
+    "--config", "-c", help="Config file (default: $INTEL_CONFIG, then config/intel.yaml).")]
+
+
+def _setup_logging(level: str = "INFO") -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+                        stream=sys.stderr)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+def _config(path: Path | None) -> Config:
+    """Load the config or print every problem and exit 2 before anything starts."""
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            errors.print(str(problem), markup=False, highlight=False)
+        errors.print(f"[red]{len(exc.problems)} config problem(s); nothing was started.[/red]")
+        raise typer.Exit(2) from None
+
+
+def _prepare(config: Config):
+    """Migrate the schema and make the database match the config; returns the session factory."""
+    from intel.sync import sync_config
+    from models.db import make_engine, make_sessionmaker, upgrade
+
+    engine = make_engine(config.database)
+    upgrade(engine)
+    sessions = make_sessionmaker(engine)
+    sync_config(sessions, config)
+    return sessions
+
+
+def _api_app(config: Config, sessions=None):
+    from api.app import create_app
+    from api.settings import ApiSettings
+
+    settings = ApiSettings(database=config.database, public_url=config.server.public_url,
+                           page_size=config.feeds.page_size, max_age=config.feeds.max_age)
+    return create_app(settings, sessions)
+
+
+@app.command()
+def check(config: ConfigOption = None) -> None:
+    """Validate the config; errors as FILE:LINE:COL: field: message (exit 2)."""
+    loaded = _config(config)
+    console.print(f"config OK: {len(loaded.sources)} sources, {len(loaded.prospects)} prospects, "
+                  f"database {loaded.database}")
+
+
+@db_app.command("upgrade")
+def db_upgrade(config: ConfigOption = None) -> None:
+    """Apply schema migrations up to the newest."""
+    from models.db import current_revision, make_engine, upgrade
+
+    engine = make_engine(_config(config).database)
+    upgrade(engine)
+    console.print(f"database at revision {current_revision(engine)}")
+
+
+@app.command()
+def fetch(config: ConfigOption = None,
+          source: Annotated[Optional[str], typer.Option(help="Run this source now, due or not.")] = None) -> None:
+    """Run due sources (or the one named) once and exit; exit 1 if any failed."""
+    _setup_logging()
+    from intel.pipeline import Pipeline
+    from intel.worker import Worker
+    from models import repository
+
+    loaded = _config(config)
+    sessions = _prepare(loaded)
+    if source is not None:
+        with sessions() as session:
+            if not repository.source_exists(session, source):
+                errors.print(f"no source with id {source!r} in {config or 'the config'}")
+                raise typer.Exit(2)
+    pipeline = Pipeline(loaded, sessions)
+    worker = Worker(pipeline)
+    try:
+        outcomes = worker.tick(only=source)
+    finally:
+        worker.stop()
+        pipeline.close()
+    table = Table("source", "status", "new", "updated", "unchanged", "error")
+    for o in outcomes:
+        table.add_row(o.source_id, o.status, str(o.counts.new), str(o.counts.updated),
+                      str(o.counts.seen), o.error or "")
+    console.print(table if outcomes else "no source was due")
+    if any(o.status == "failed" for o in outcomes):
+        raise typer.Exit(1)
+
+
+@app.command()
+def tag(input_file: Annotated[str, typer.Argument(metavar="[FILE|-]", help="JSON Lines; - is stdin.")] = "-",
+        config: ConfigOption = None) -> None:
+    """Tag JSON Lines items against the prospect list; one JSON line out per line in."""
+    from intel.tagging import ProspectTagger, TagInput, load_pipeline
+
+    loaded = _config(config)
+    tagger = ProspectTagger(loaded.prospects, load_pipeline(loaded.tagging.model),
+                            min_score=loaded.tagging.min_score)
+    stream = sys.stdin if input_file == "-" else open(input_file, encoding="utf-8")
+    failed = 0
+    with stream:
+        for number, line in enumerate(stream, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                text = TagInput(title=str(record.get("title") or ""),
+                                summary=str(record.get("summary") or record.get("text") or ""),
+                                url=record.get("url"))
+            except (json.JSONDecodeError, AttributeError) as exc:
+                errors.print(f"{input_file}:{number}: not a JSON object: {exc}", markup=False)
+                failed += 1
+                continue
+            result = tagger.tag(text)
+            print(json.dumps({
+                "id": record.get("id"),
+                "mentions": [{"prospect": m.prospect_id, "score": m.score, "evidence": list(m.evidence)}
+                             for m in result.mentions],
+                "signals": [{"type": s.type, "score": s.score, "evidence": list(s.evidence),
+                             **({"prospect": s.prospect_id} if s.prospect_id else {}),
+                             **({"role": s.role} if s.role else {})} for s in result.signals],
+            }, ensure_ascii=False), flush=True)
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def sources(config: ConfigOption = None) -> None:
+    """Every source's health: status, errors, last and next run."""
+    from models import repository
+    from models.db import make_engine, make_sessionmaker
+
+    sessions = make_sessionmaker(make_engine(_config(config).database))
+    with sessions() as session:
+        rows = repository.sources_health(session)
+    table = Table("source", "kind", "enabled", "last status", "errors", "items", "last run", "next check",
+                  "last error")
+    for row in rows:
+        table.add_row(row["id"], row["kind"], "yes" if row["enabled"] else f"no ({row['disabled_reason']})",
+                      row["last_status"] or "never run", str(row["error_count"]), str(row["items"]),
+                      _when(row["last_run_at"]), _when(row["next_check_at"]), row["last_error"] or "")
+    console.print(table)
+
+
+def _when(value) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value else "-"
+
+
+@app.command()
+def serve(config: ConfigOption = None) -> None:
+    """Serve the feeds and the JSON API only."""
+    import uvicorn
+
+    _setup_logging()
+    loaded = _config(config)
+    uvicorn.run(_api_app(loaded), host=loaded.server.host, port=loaded.server.port, log_level="info")
+
+
+@app.command()
+def worker(config: ConfigOption = None) -> None:
+    """Run the scheduler and pipeline only (no API) until interrupted."""
+    _setup_logging()
+    loaded = _config(config)
+    running = _start_worker(loaded, _prepare(loaded))
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    stop.wait()
+    running.stop()
+
+
+def _start_worker(config: Config, sessions):
+    from intel.pipeline import Pipeline
+    from intel.worker import Worker
+
+    running = Worker(Pipeline(config, sessions))
+    running.start()
+    return running
+
+
+@app.command()
+def run(config: ConfigOption = None) -> None:
+    """Migrate, then run the scheduler and the API in one process (the single-machine default)."""
+    import uvicorn
+
+    _setup_logging()
+    loaded = _config(config)
+    sessions = _prepare(loaded)
+    running = _start_worker(loaded, sessions)
+    base = loaded.server.public_url
+    console.print(f"\n[bold]prospect-intel[/bold] is running at {base} — feeds to open:")
+    for prospect in loaded.prospects[:50]:
+        console.print(f"  {prospect.name:<32} {base}/feeds/prospects/{prospect.id}.atom", highlight=False)
+    console.print(f"  JSON API: {base}/api/v1/prospects   sources: {base}/api/v1/sources   "
+                  f"docs: {base}/docs\n", highlight=False)
+    try:
+        uvicorn.run(_api_app(loaded, sessions), host=loaded.server.host, port=loaded.server.port,
+                    log_level="info")
+    finally:
+        running.stop()
+
+
+if __name__ == "__main__":
+    app()

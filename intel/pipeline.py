@@ -1,0 +1,163 @@
+"""One source run as a fixed sequence: fetch -> normalize -> tag -> store (one transaction)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Sequence
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from connectors import build_connectors
+from connectors.base import Connector, ConnectorError, FetchError, FetchResult, GoneError, SourceSpec
+from connectors.http import DEFAULT_USER_AGENT, HttpLimits, PoliteClient
+from intel.clock import utcnow
+from intel.normalize import with_storage_keys
+from intel.schedule import next_check_after_failure, next_check_after_success
+from intel.settings import Config, ProspectRecord
+from intel.tagging import ProspectTagger, TagInput, load_pipeline
+from models import repository
+from models.db import make_engine, make_sessionmaker
+from models.tables import Prospect
+from models.values import ItemToStore, RunCounts, RunRecord, SourceState
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    source_id: str
+    status: str  # ok | not_modified | failed
+    counts: RunCounts = RunCounts()
+    error: str | None = None
+
+
+class Pipeline:
+    """Everything a worker needs to run sources: storage, connectors and the tagger."""
+
+    def __init__(self, config: Config, sessions: sessionmaker[Session] | None = None,
+                 client: PoliteClient | None = None) -> None:
+        self.config = config
+        self.sessions = sessions or make_sessionmaker(make_engine(config.database))
+        self.client = client or PoliteClient(user_agent=_user_agent(config), limits=_limits(config))
+        self.connectors: dict[str, Connector] = build_connectors(self.client)
+        self.nlp = load_pipeline(config.tagging.model)
+        self._tagger: ProspectTagger | None = None
+        self._tagger_version: datetime | None = None
+        self._tagger_lock = threading.Lock()
+        self._build_lock = threading.Lock()
+
+    def close(self) -> None:
+        self.client.close()
+
+    # --- tagging ---------------------------------------------------------------------------
+
+    def tagger(self) -> ProspectTagger:
+        """The tagger for the current prospect list, rebuilt only when that list changed."""
+        with self._build_lock, self.sessions() as session:
+            version = repository.prospects_changed_at(session)
+            if self._tagger is not None and version == self._tagger_version:
+                return self._tagger
+            records = [prospect_record(p) for p in repository.active_prospects(session)]
+            self._tagger = ProspectTagger(records, self.nlp, min_score=self.config.tagging.min_score)
+            self._tagger_version = version
+            log.info("prospect matcher built for %d prospects", len(records))
+            return self._tagger
+
+    def tag(self, inputs: Sequence[TagInput]):
+        tagger = self.tagger()
+        with self._tagger_lock:  # spaCy objects are not documented as thread-safe
+            return tagger.tag_many(inputs)
+
+    # --- runs ------------------------------------------------------------------------------
+
+    def run_source(self, state: SourceState) -> RunOutcome:
+        """Fetch, tag and store one source; any failure is recorded, never raised."""
+        started = utcnow()
+        spec = SourceSpec(id=state.id, kind=state.kind, url=state.url, visibility=state.visibility,
+                          settings=state.settings, allow_private=bool(state.settings.get("allow_private")),
+                          allow_file=True, etag=state.etag, last_modified=state.last_modified)
+        try:
+            connector = self.connectors[state.kind]
+            result = connector.fetch(spec)
+        except KeyError:
+            return self._fail(state, started, f"no connector for kind {state.kind!r}")
+        except GoneError as exc:
+            return self._fail(state, started, str(exc), http_status=exc.http_status, disable=str(exc))
+        except FetchError as exc:
+            return self._fail(state, started, str(exc), http_status=exc.http_status,
+                              retry_after=exc.retry_after)
+        except ConnectorError as exc:
+            return self._fail(state, started, str(exc))
+        except Exception as exc:  # a bug in one connector must not stop the others
+            log.exception("source %s: unexpected error", state.id)
+            return self._fail(state, started, f"internal error: {type(exc).__name__}: {exc}")
+        try:
+            return self._store(state, started, result)
+        except SQLAlchemyError as exc:
+            log.error("source %s: storing failed: %s", state.id, exc)
+            return self._fail(state, started, f"storing failed: {type(exc).__name__}")
+
+    def _store(self, state: SourceState, started: datetime, result: FetchResult) -> RunOutcome:
+        keyed = with_storage_keys(result.items)
+        tags = self.tag([TagInput(item.title, item.summary, item.content, item.url) for _, item in keyed])
+        rows = [ItemToStore(dedup_key=key, title=item.title, content_hash=item.content_hash, guid=item.guid,
+                            url=item.url, summary=item.summary, content=item.content, author=item.author,
+                            visibility=item.visibility, published_at=_not_future(item.published_at),
+                            mentions=tag.mentions, signals=tag.signals)
+                for (key, item), tag in zip(keyed, tags)]
+        finished = utcnow()
+        status = "not_modified" if result.not_modified else "ok"
+        run = RunRecord(started_at=started, finished_at=finished, status=status,
+                        next_check_at=next_check_after_success(state, finished, self.config.scheduler,
+                                                               result.min_interval),
+                        http_status=result.http_status, bytes_read=result.bytes_read,
+                        etag=result.etag, last_modified=result.last_modified, new_url=result.final_url,
+                        error="; ".join(result.warnings) or None)
+        with self.sessions.begin() as session:
+            counts = repository.save_batch(session, state.id, run, rows)
+        log.info("source %s: %s, %d new, %d updated, %d unchanged", state.id, status,
+                 counts.new, counts.updated, counts.seen)
+        return RunOutcome(state.id, status, counts)
+
+    def _fail(self, state: SourceState, started: datetime, error: str, *, http_status: int | None = None,
+              retry_after: float | None = None, disable: str | None = None) -> RunOutcome:
+        finished = utcnow()
+        log.warning("source %s failed: %s", state.id, error)
+        run = RunRecord(started_at=started, finished_at=finished, status="failed", error=error,
+                        http_status=http_status, disable_reason=disable,
+                        next_check_at=next_check_after_failure(state, finished, self.config.scheduler,
+                                                               retry_after))
+        try:
+            with self.sessions.begin() as session:
+                repository.record_failure(session, state.id, run)
+        except SQLAlchemyError as exc:  # the lease expires and another tick retries
+            log.error("source %s: could not record the failure: %s", state.id, exc)
+        return RunOutcome(state.id, "failed", error=error)
+
+
+def prospect_record(row: Prospect) -> ProspectRecord:
+    return ProspectRecord(id=row.id, name=row.name, aliases=row.aliases, domains=row.domains,
+                          tickers=row.tickers, people=row.people, keywords=row.keywords,
+                          exclude=row.exclude, owner=row.owners, stage=row.stage,
+                          industry=row.industry, ambiguous=row.ambiguous)
+
+
+def _not_future(when: datetime | None) -> datetime | None:
+    # A feed dated in the future would pin its entries to the top of every feed.
+    now = utcnow()
+    return min(when, now) if when is not None else None
+
+
+def _user_agent(config: Config) -> str:
+    contact = config.http.contact
+    return f"{DEFAULT_USER_AGENT[:-1]}; {contact})" if contact else DEFAULT_USER_AGENT
+
+
+def _limits(config: Config) -> HttpLimits:
+    return HttpLimits(read_timeout=config.http.timeout, deadline=config.http.deadline,
+                      max_body_bytes=int(config.http.max_body_mb * 1024 * 1024),
+                      per_host=config.http.per_host)

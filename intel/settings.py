@@ -1,0 +1,180 @@
+"""The typed shape of the config file (pydantic v2).
+
+Every model forbids unknown keys: a typo in YAML is an error, never silently
+ignored. Loading, `${ENV}` interpolation and error locations live in
+`intel.config`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+STAGES = ("prospecting", "qualifying", "pricing", "proposing", "negotiating",
+          "closing", "delivering", "servicing")
+Stage = Literal["prospecting", "qualifying", "pricing", "proposing", "negotiating",
+                "closing", "delivering", "servicing"]
+Visibility = Literal["external", "internal"]
+SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)?\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(value: object) -> float:
+    """'90s', '30m', '2h', '1d' or a number of seconds -> seconds."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value))
+        if not match:
+            raise ValueError(f"not a duration: {value!r} (use e.g. 90s, 30m, 2h, 1d)")
+        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2) or "s"]
+    if seconds <= 0:
+        raise ValueError("a duration must be positive")
+    return seconds
+
+
+def _as_list(value: object) -> object:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    return value
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+StrList = Annotated[list[str], BeforeValidator(_as_list)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ProspectRecord(Strict):
+    """A company the sales team sells to, as ops staff describe it."""
+
+    id: str | None = None
+    name: str = Field(min_length=1)
+    aliases: StrList = []
+    domains: StrList = []
+    tickers: StrList = []
+    people: StrList = []
+    keywords: StrList = []
+    exclude: StrList = []
+    owner: StrList = []
+    stage: Stage | None = None
+    industry: str | None = None
+    # None: decide automatically (the name is a common word); true/false: ops override.
+    ambiguous: bool | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _slug(cls, value: str | None) -> str | None:
+        if value is not None and not SLUG.match(value):
+            raise ValueError("an id is lowercase letters, digits, '-' and '_' (e.g. acme-corp)")
+        return value
+
+    @field_validator("domains")
+    @classmethod
+    def _bare_domains(cls, value: list[str]) -> list[str]:
+        cleaned = []
+        for domain in value:
+            domain = domain.strip().lower().removeprefix("https://").removeprefix("http://")
+            domain = domain.removeprefix("www.").split("/")[0]
+            if "." not in domain:
+                raise ValueError(f"not a domain: {domain!r}")
+            cleaned.append(domain)
+        return cleaned
+
+
+class SourceConfig(Strict):
+    id: str
+    kind: Literal["rss"]
+    url: str
+    title: str | None = None
+    every: Duration | None = None
+    cron: str | None = None
+    visibility: Visibility = "external"
+    # Intranet feeds and tests may point at private addresses; nothing else may.
+    allow_private: bool = False
+    enabled: bool = True
+
+    @field_validator("id")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not SLUG.match(value):
+            raise ValueError("a source id is lowercase letters, digits, '-' and '_'")
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, value: str) -> str:
+        if not re.match(r"^(https?|file):", value):
+            raise ValueError("a source URL starts with http://, https:// or file:")
+        return value
+
+    @field_validator("cron")
+    @classmethod
+    def _crontab(cls, value: str | None) -> str | None:
+        if value is not None:
+            from apscheduler.triggers.cron import CronTrigger
+            CronTrigger.from_crontab(value)  # raises ValueError naming the bad field
+        return value
+
+    @model_validator(mode="after")
+    def _one_schedule(self) -> "SourceConfig":
+        if self.every is not None and self.cron is not None:
+            raise ValueError("give either 'every' or 'cron', not both")
+        return self
+
+
+class ServerConfig(Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    base_url: str | None = None
+
+    @property
+    def public_url(self) -> str:
+        return (self.base_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+
+class TaggingConfig(Strict):
+    # Name of an installed spaCy pipeline (e.g. en_core_web_sm); None: spacy.blank("en").
+    model: str | None = None
+    min_score: float = Field(0.5, ge=0, le=1)
+
+
+class SchedulerConfig(Strict):
+    tick: Duration = 15.0
+    default_every: Duration = 1800.0
+    max_interval: Duration = 86400.0
+    max_backoff: Duration = 86400.0
+    workers: int = Field(4, ge=1, le=64)
+    lease: Duration = 300.0
+
+
+class HttpConfig(Strict):
+    contact: str | None = None
+    timeout: Duration = 15.0
+    deadline: Duration = 20.0
+    max_body_mb: float = Field(15, gt=0)
+    per_host: int = Field(2, ge=1)
+
+
+class FeedsConfig(Strict):
+    page_size: int = Field(50, ge=1, le=500)
+    max_age: Duration = 300.0
+
+
+class Config(Strict):
+    database: str = "sqlite:///var/intel.db"
+    server: ServerConfig = ServerConfig()
+    prospects: list[ProspectRecord] = []
+    prospect_files: StrList = []
+    tagging: TaggingConfig = TaggingConfig()
+    scheduler: SchedulerConfig = SchedulerConfig()
+    http: HttpConfig = HttpConfig()
+    feeds: FeedsConfig = FeedsConfig()
+    sources: list[SourceConfig] = []

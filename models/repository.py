@@ -1,0 +1,312 @@
+"""Every query prospect-intel runs. Callers use these named functions, never SQL."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, Iterable, Mapping, Sequence
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from models.tables import Item, Mention, Prospect, Signal, Source, SourceRun
+from models.values import Cursor, FeedFilters, ItemToStore, RunCounts, RunRecord, SourceState
+
+PROSPECT_FIELDS = ("name", "aliases", "domains", "tickers", "people", "keywords", "exclude",
+                   "stage", "industry", "ambiguous")
+SOURCE_CONFIG_FIELDS = ("kind", "url", "title", "visibility", "settings", "every_seconds", "cron")
+_IN_CHUNK = 500
+
+
+# --- prospects -----------------------------------------------------------------------------
+
+def sync_prospects(session: Session, records: Iterable[Mapping[str, Any]], *, origin: str,
+                   now: datetime) -> int:
+    """Upsert `records` (prospect-record dicts with ids); archive this origin's others."""
+    existing = {p.id: p for p in session.scalars(select(Prospect))}
+    seen: set[str] = set()
+    changed = 0
+    for record in records:
+        values = {name: record.get(name) for name in PROSPECT_FIELDS}
+        values["owners"] = list(record.get("owner") or record.get("owners") or [])
+        for name in ("aliases", "domains", "tickers", "people", "keywords", "exclude"):
+            values[name] = list(values[name] or [])
+        seen.add(record["id"])
+        row = existing.get(record["id"])
+        if row is None:
+            session.add(Prospect(id=record["id"], origin=origin, updated_at=now, **values))
+            changed += 1
+            continue
+        if row.archived_at is not None or any(getattr(row, k) != v for k, v in values.items()):
+            for key, value in values.items():
+                setattr(row, key, value)
+            row.archived_at, row.origin, row.updated_at = None, origin, now
+            changed += 1
+    for row in existing.values():
+        if row.origin == origin and row.id not in seen and row.archived_at is None:
+            row.archived_at, row.updated_at = now, now
+            changed += 1
+    return changed
+
+
+def active_prospects(session: Session) -> list[Prospect]:
+    return list(session.scalars(select(Prospect).where(Prospect.archived_at.is_(None)).order_by(Prospect.id)))
+
+
+def get_prospect(session: Session, prospect_id: str) -> Prospect | None:
+    prospect = session.get(Prospect, prospect_id)
+    return prospect if prospect is not None and prospect.archived_at is None else None
+
+
+def prospects_page(session: Session, *, q: str | None = None, owner: str | None = None,
+                   stage: str | None = None, after: str | None = None, limit: int = 50) -> list[Prospect]:
+    query = select(Prospect).where(Prospect.archived_at.is_(None))
+    if q:
+        query = query.where(Prospect.name.ilike(f"%{_escape_like(q)}%", escape="\\"))
+    if stage:
+        query = query.where(Prospect.stage == stage)
+    if after:
+        query = query.where(Prospect.id > after)
+    rows = session.scalars(query.order_by(Prospect.id)).all()
+    if owner:  # owners is a JSON list; filtering in Python keeps this portable
+        rows = [p for p in rows if owner.lower() in (o.lower() for o in p.owners)]
+    return list(rows[:limit])
+
+
+def prospects_changed_at(session: Session) -> datetime | None:
+    return session.scalar(select(func.max(Prospect.updated_at)))
+
+
+# --- sources -------------------------------------------------------------------------------
+
+def sync_sources(session: Session, sources: Iterable[Mapping[str, Any]], *, now: datetime) -> None:
+    """Make the sources table match config; a source's fetch state survives config edits."""
+    existing = {s.id: s for s in session.scalars(select(Source))}
+    seen = set()
+    for spec in sources:
+        seen.add(spec["id"])
+        row = existing.get(spec["id"])
+        values = {k: spec.get(k) for k in SOURCE_CONFIG_FIELDS}
+        values["settings"] = dict(values["settings"] or {})
+        if row is None:
+            session.add(Source(id=spec["id"], enabled=spec.get("enabled", True), next_check_at=now,
+                               error_count=0, **values))
+            continue
+        if row.url != values["url"]:  # another document: old validators would lie
+            row.etag = row.last_modified = None
+            row.next_check_at = now
+        schedule_changed = (row.every_seconds, row.cron) != (values["every_seconds"], values["cron"])
+        for key, value in values.items():
+            setattr(row, key, value)
+        if schedule_changed:
+            row.next_check_at = now
+        wanted = spec.get("enabled", True)
+        if wanted and (not row.enabled and row.disabled_reason in ("disabled in config", "removed from config")):
+            row.enabled, row.disabled_reason, row.next_check_at = True, None, now
+        elif not wanted:
+            row.enabled, row.disabled_reason = False, "disabled in config"
+    for row in existing.values():
+        if row.id not in seen and row.enabled:
+            row.enabled, row.disabled_reason = False, "removed from config"
+
+
+def claim_due_sources(session: Session, *, now: datetime, owner: str, lease: timedelta,
+                      limit: int, only: str | None = None) -> list[SourceState]:
+    """Lease sources that are due (or the one named), skipping rows other workers hold.
+
+    On PostgreSQL `FOR UPDATE SKIP LOCKED` keeps two workers off the same row;
+    the lease keeps them off it after this transaction commits.
+    """
+    query = select(Source)
+    if only is not None:
+        query = query.where(Source.id == only)
+    else:
+        query = query.where(Source.enabled.is_(True),
+                            or_(Source.next_check_at.is_(None), Source.next_check_at <= now))
+    query = query.where(or_(Source.lease_until.is_(None), Source.lease_until < now))
+    query = query.order_by(Source.next_check_at).limit(limit).with_for_update(skip_locked=True)
+    rows = list(session.scalars(query))
+    for row in rows:
+        row.lease_owner, row.lease_until = owner, now + lease
+    session.flush()
+    return [_state(row) for row in rows]
+
+
+def _state(row: Source) -> SourceState:
+    return SourceState(id=row.id, kind=row.kind, url=row.url, visibility=row.visibility,
+                       settings=dict(row.settings or {}), every_seconds=row.every_seconds,
+                       cron=row.cron, etag=row.etag, last_modified=row.last_modified,
+                       error_count=row.error_count)
+
+
+def source_exists(session: Session, source_id: str) -> bool:
+    return session.get(Source, source_id) is not None
+
+
+def next_due_at(session: Session) -> datetime | None:
+    return session.scalar(select(func.min(Source.next_check_at)).where(Source.enabled.is_(True)))
+
+
+def sources_health(session: Session) -> list[dict[str, Any]]:
+    """Each source with its schedule state and its latest run, for ops views."""
+    latest = (select(SourceRun.source_id, func.max(SourceRun.id).label("run_id"))
+              .group_by(SourceRun.source_id).subquery())
+    query = (select(Source, SourceRun).outerjoin(latest, latest.c.source_id == Source.id)
+             .outerjoin(SourceRun, SourceRun.id == latest.c.run_id).order_by(Source.id))
+    counts = dict(session.execute(select(Item.source_id, func.count()).group_by(Item.source_id)).all())
+    health = []
+    for source, run in session.execute(query):
+        health.append({
+            "id": source.id, "kind": source.kind, "url": source.url, "title": source.title,
+            "visibility": source.visibility, "enabled": source.enabled,
+            "disabled_reason": source.disabled_reason, "error_count": source.error_count,
+            "last_error": source.last_error, "last_run_at": source.last_run_at,
+            "last_success_at": source.last_success_at, "next_check_at": source.next_check_at,
+            "items": counts.get(source.id, 0),
+            "last_status": run.status if run else None,
+            "last_http_status": run.http_status if run else None,
+            "last_items_new": run.items_new if run else None,
+            "last_duration_ms": run.duration_ms if run else None,
+        })
+    return health
+
+
+def recent_runs(session: Session, source_id: str, limit: int = 20) -> list[SourceRun]:
+    return list(session.scalars(select(SourceRun).where(SourceRun.source_id == source_id)
+                                .order_by(SourceRun.id.desc()).limit(limit)))
+
+
+# --- runs ----------------------------------------------------------------------------------
+
+def save_batch(session: Session, source_id: str, run: RunRecord, items: Sequence[ItemToStore]) -> RunCounts:
+    """Store one source run: its items, their mentions and signals, the run and the source state.
+
+    The caller commits once, so a run lands whole or not at all.
+    """
+    now = run.finished_at
+    existing: dict[str, Item] = {}
+    keys = [item.dedup_key for item in items]
+    for start in range(0, len(keys), _IN_CHUNK):
+        chunk = keys[start:start + _IN_CHUNK]
+        existing.update((row.dedup_key, row) for row in session.scalars(
+            select(Item).where(Item.source_id == source_id, Item.dedup_key.in_(chunk))))
+    new = updated = seen = 0
+    for data in items:
+        row = existing.get(data.dedup_key)
+        if row is None:
+            row = Item(source_id=source_id, dedup_key=data.dedup_key, first_seen_at=now, updated_at=now,
+                       sort_at=data.published_at or now)
+            session.add(row)
+            existing[data.dedup_key] = row
+            new += 1
+        elif row.content_hash == data.content_hash:
+            seen += 1
+            continue
+        else:
+            updated += 1
+            row.updated_at = now
+            row.mentions.clear()
+            row.signals.clear()
+            session.flush()
+        _fill_item(row, data)
+    _finish_source(session, source_id, run, RunCounts(new, updated, seen))
+    return RunCounts(new=new, updated=updated, seen=seen)
+
+
+def _fill_item(row: Item, data: ItemToStore) -> None:
+    row.guid, row.url, row.title, row.summary = data.guid, data.url, data.title, data.summary
+    row.content, row.author, row.visibility = data.content, data.author, data.visibility
+    row.content_hash, row.published_at = data.content_hash, data.published_at
+    if data.published_at is not None:
+        row.sort_at = data.published_at
+    row.mentions = [Mention(prospect_id=m.prospect_id, score=m.score, evidence=list(m.evidence),
+                            sort_at=row.sort_at) for m in data.mentions]
+    row.signals = [Signal(type=s.type, score=s.score, evidence=list(s.evidence), prospect_id=s.prospect_id,
+                          role=s.role) for s in data.signals]
+
+
+def record_failure(session: Session, source_id: str, run: RunRecord) -> None:
+    _finish_source(session, source_id, run, RunCounts())
+
+
+def _finish_source(session: Session, source_id: str, run: RunRecord, counts: RunCounts) -> None:
+    session.add(SourceRun(source_id=source_id, started_at=run.started_at, finished_at=run.finished_at,
+                          status=run.status, http_status=run.http_status, items_new=counts.new,
+                          items_seen=counts.seen + counts.updated, bytes_read=run.bytes_read,
+                          duration_ms=int((run.finished_at - run.started_at).total_seconds() * 1000),
+                          error=run.error))
+    source = session.get(Source, source_id)
+    if source is None:
+        return
+    source.last_run_at = run.finished_at
+    source.next_check_at = run.next_check_at
+    source.lease_owner = source.lease_until = None
+    if run.status == "failed":
+        source.error_count += 1
+        source.last_error = run.error
+    else:
+        source.error_count, source.last_error = 0, None
+        source.last_success_at = run.finished_at
+        source.etag, source.last_modified = run.etag, run.last_modified
+    if run.new_url:
+        source.url = run.new_url
+    if run.disable_reason:
+        source.enabled, source.disabled_reason = False, run.disable_reason
+
+
+def release_lease(session: Session, source_id: str) -> None:
+    session.execute(update(Source).where(Source.id == source_id).values(lease_owner=None, lease_until=None))
+
+
+# --- feeds and items -----------------------------------------------------------------------
+
+def prospect_feed(session: Session, prospect_ids: Sequence[str], filters: FeedFilters, *,
+                  limit: int, cursor: Cursor | None = None) -> list[Item]:
+    """Items about any of `prospect_ids`, newest first, one row per item."""
+    if not prospect_ids:
+        return []
+    matching = select(Mention.item_id).where(Mention.prospect_id.in_(prospect_ids))
+    if filters.min_score is not None:
+        matching = matching.where(Mention.score >= filters.min_score)
+    query = select(Item).where(Item.id.in_(matching))
+    return _page(session, _filtered(query, filters), limit, cursor)
+
+
+def items_feed(session: Session, filters: FeedFilters, *, limit: int, cursor: Cursor | None = None) -> list[Item]:
+    """Every visible item that mentions at least one prospect, newest first."""
+    matching = select(Mention.item_id)
+    if filters.min_score is not None:
+        matching = matching.where(Mention.score >= filters.min_score)
+    return _page(session, _filtered(select(Item).where(Item.id.in_(matching)), filters), limit, cursor)
+
+
+def _filtered(query, filters: FeedFilters):
+    query = query.where(Item.visibility.in_(filters.visibilities))
+    if filters.signal:
+        query = query.where(Item.id.in_(select(Signal.item_id).where(Signal.type.in_(filters.signal))))
+    if filters.stage:
+        staged = select(Mention.item_id).join(Prospect, Prospect.id == Mention.prospect_id).where(
+            Prospect.stage.in_(filters.stage))
+        query = query.where(Item.id.in_(staged))
+    if filters.source:
+        query = query.where(Item.source_id.in_(filters.source))
+    if filters.since is not None:
+        query = query.where(Item.sort_at >= filters.since)
+    if filters.q:
+        pattern = f"%{_escape_like(filters.q)}%"
+        query = query.where(or_(Item.title.ilike(pattern, escape="\\"), Item.summary.ilike(pattern, escape="\\")))
+    return query
+
+
+def _page(session: Session, query, limit: int, cursor: Cursor | None) -> list[Item]:
+    if cursor is not None:
+        query = query.where(or_(Item.sort_at < cursor.sort_at,
+                                (Item.sort_at == cursor.sort_at) & (Item.id < cursor.item_id)))
+    return list(session.scalars(query.order_by(Item.sort_at.desc(), Item.id.desc()).limit(limit)))
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def count_items(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Item)) or 0
