@@ -47,7 +47,7 @@ def _alembic_config(engine: Engine) -> AlembicConfig:
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def upgrade(engine: Engine, revision: str = "heads") -> None:
     """Bring the schema to `revision` (idempotent)."""
     command.upgrade(_alembic_config(engine), revision)
 
