@@ -42,7 +42,7 @@ def _config(path: Path | None) -> Config:
         return load_config(path)
     except ConfigError as exc:
         for problem in exc.problems:
-            errors.print(str(problem), markup=False, highlight=False)
+            print(problem, file=sys.stderr)  # one unwrapped line each, for editors and grep
         errors.print(f"[red]{len(exc.problems)} config problem(s); nothing was started.[/red]")
         raise typer.Exit(2) from None
 
