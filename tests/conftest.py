@@ -15,6 +15,10 @@ import yaml
 from sqlalchemy import create_engine, text
 
 from intel.config import load_config
+from intel.pipeline import Pipeline
+from intel.sync import sync_config
+from intel.worker import Worker
+from models.db import make_engine, make_sessionmaker, upgrade
 
 POSTGRES_URL = os.environ.get("INTEL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 DATA = Path(__file__).parent / "data"
@@ -199,3 +203,13 @@ def write_config(tmp_path):
         return load_config(path)
 
     return write
+
+
+def start_pipeline(config):
+    """Migrate, sync the config and return a (Pipeline, Worker) pair, as `intel worker` does."""
+    engine = make_engine(config.database)
+    upgrade(engine)
+    sessions = make_sessionmaker(engine)
+    sync_config(sessions, config)
+    pipeline = Pipeline(config, sessions)
+    return pipeline, Worker(pipeline, name="test-worker")

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from intel.pipeline import Pipeline
-from intel.sync import sync_config
-from intel.worker import Worker
-from models.db import make_engine, make_sessionmaker, upgrade
 from models.tables import Item, Mention, Source, SourceRun
-from tests.conftest import rss_feed
+from tests.conftest import rss_feed, start_pipeline as start
 
 ITEMS = [
     {"title": "Siemens AG wins rail signalling contract", "link": "https://news.example.com/1", "guid": "n-1",
@@ -19,15 +15,6 @@ ITEMS = [
     {"title": "Weather: first snowflake of the season", "link": "https://news.example.com/3", "guid": "n-3",
      "description": "Cold air arrives on Friday.", "pubDate": "Wed, 04 Nov 2026 10:00:00 GMT"},
 ]
-
-
-def start(config):
-    engine = make_engine(config.database)
-    upgrade(engine)
-    sessions = make_sessionmaker(engine)
-    sync_config(sessions, config)
-    pipeline = Pipeline(config, sessions)
-    return pipeline, Worker(pipeline, name="test-worker")
 
 
 def count(sessions, model, *where) -> int:
