@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from connectors import build_connectors
 from connectors.base import Connector, ConnectorError, FetchError, FetchResult, GoneError, SourceSpec
 from connectors.http import DEFAULT_USER_AGENT, HttpLimits, PoliteClient
+from intel import metrics
 from intel.clock import utcnow
 from intel.normalize import with_storage_keys
 from intel.schedule import next_check_after_failure, next_check_after_success
@@ -69,7 +70,7 @@ class Pipeline:
 
     def tag(self, inputs: Sequence[TagInput]):
         tagger = self.tagger()
-        with self._tagger_lock:  # spaCy objects are not documented as thread-safe
+        with self._tagger_lock, metrics.tagging(len(inputs)):  # spaCy objects are not documented as thread-safe
             return tagger.tag_many(inputs)
 
     # --- runs ------------------------------------------------------------------------------
@@ -82,7 +83,8 @@ class Pipeline:
                           allow_file=True, etag=state.etag, last_modified=state.last_modified)
         try:
             connector = self.connectors[state.kind]
-            result = connector.fetch(spec)
+            with metrics.FETCH_SECONDS.labels(state.kind).time():
+                result = connector.fetch(spec)
         except KeyError:
             return self._fail(state, started, f"no connector for kind {state.kind!r}")
         except GoneError as exc:
@@ -121,6 +123,7 @@ class Pipeline:
             counts = repository.save_batch(session, state.id, run, rows)
         log.info("source %s: %s, %d new, %d updated, %d unchanged", state.id, status,
                  counts.new, counts.updated, counts.seen)
+        metrics.record_run(state.kind, status, counts.new, counts.updated)
         return RunOutcome(state.id, status, counts)
 
     def _fail(self, state: SourceState, started: datetime, error: str, *, http_status: int | None = None,
@@ -136,6 +139,7 @@ class Pipeline:
                 repository.record_failure(session, state.id, run)
         except SQLAlchemyError as exc:  # the lease expires and another tick retries
             log.error("source %s: could not record the failure: %s", state.id, exc)
+        metrics.record_run(state.kind, "failed")
         return RunOutcome(state.id, "failed", error=error)
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, field_validator,
+                      model_validator)
 
 STAGES = ("prospecting", "qualifying", "pricing", "proposing", "negotiating",
           "closing", "delivering", "servicing")
@@ -168,6 +169,82 @@ class FeedsConfig(Strict):
     max_age: Duration = 300.0
 
 
+class WebhookConfig(Strict):
+    """Where alerts go: a Slack or Microsoft Teams incoming webhook, or any URL taking signed JSON."""
+
+    name: str
+    format: Literal["slack", "teams", "json"]
+    url: str
+    # json: the HMAC-SHA256 key the receiver checks (give it as ${ENV}, never inline).
+    secret: SecretStr | None = None
+    timeout: Duration = 10.0
+
+    @field_validator("name")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not SLUG.match(value):
+            raise ValueError("a webhook name is lowercase letters, digits, '-' and '_'")
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        if not re.match(r"^https?://", value):
+            raise ValueError("a webhook URL starts with http:// or https://")
+        return value
+
+    @model_validator(mode="after")
+    def _signed(self) -> "WebhookConfig":
+        if self.format == "json" and (self.secret is None or not self.secret.get_secret_value()):
+            raise ValueError("a json webhook needs a 'secret' to sign its bodies (e.g. secret: ${ALERT_SECRET})")
+        return self
+
+
+class AlertRuleConfig(Strict):
+    """Which signals are urgent enough to push: every listed condition must hold."""
+
+    name: str
+    signal: StrList = []             # any of these signal types; empty: any type
+    min_score: float = Field(0.7, ge=0, le=1)
+    stage: list[Stage] = []          # the prospect's stage; empty: any
+    prospect: StrList = []           # prospect ids; empty: any
+    owner: StrList = []              # the prospect's owner; empty: any
+    # Internal items (CRM notes) stay out of chat unless a rule says otherwise.
+    internal: bool = False
+    # Older news is not urgent: items first seen longer ago than this never alert.
+    max_age: Duration = 172800.0
+    send_to: StrList = Field(min_length=1)
+
+    @field_validator("name")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not SLUG.match(value):
+            raise ValueError("a rule name is lowercase letters, digits, '-' and '_'")
+        return value
+
+
+class AlertsConfig(Strict):
+    webhooks: list[WebhookConfig] = []
+    rules: list[AlertRuleConfig] = []
+    every: Duration = 15.0           # how often the worker looks for matches and due deliveries
+    max_attempts: int = Field(8, ge=1, le=50)
+    backoff: Duration = 30.0         # the first retry waits this long; each next one twice as long
+    max_backoff: Duration = 3600.0
+
+    @model_validator(mode="after")
+    def _known_targets(self) -> "AlertsConfig":
+        names = [w.name for w in self.webhooks]
+        duplicated = sorted({n for n in names if names.count(n) > 1})
+        if duplicated:
+            raise ValueError(f"webhooks: duplicate name(s) {', '.join(duplicated)}")
+        for rule in self.rules:
+            unknown = [t for t in rule.send_to if t not in names]
+            if unknown:
+                raise ValueError(f"rule {rule.name!r} sends to {', '.join(unknown)}, which is not a webhook "
+                                 f"name (known: {', '.join(names) or 'none'})")
+        return self
+
+
 class Config(Strict):
     database: str = "sqlite:///var/intel.db"
     server: ServerConfig = ServerConfig()
@@ -177,4 +254,5 @@ class Config(Strict):
     scheduler: SchedulerConfig = SchedulerConfig()
     http: HttpConfig = HttpConfig()
     feeds: FeedsConfig = FeedsConfig()
+    alerts: AlertsConfig = AlertsConfig()
     sources: list[SourceConfig] = []

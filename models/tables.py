@@ -150,5 +150,31 @@ class Signal(Base):
     score: Mapped[float] = mapped_column(Float)
     role: Mapped[str | None] = mapped_column(String(40))
     evidence: Mapped[list[Any]] = mapped_column(default=list)
+    # Set once the alert rules have looked at this signal (models/alerts.py).
+    alert_checked_at: Mapped[datetime | None] = mapped_column(index=True)
 
     item: Mapped[Item] = relationship(back_populates="signals")
+
+
+class AlertDelivery(Base):
+    """One item to send to one webhook; unique per (target, item), so nothing is sent twice."""
+
+    __tablename__ = "alert_deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    target: Mapped[str] = mapped_column(String(200))
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"))
+    prospect_ids: Mapped[list[Any]] = mapped_column(default=list)
+    rules: Mapped[list[Any]] = mapped_column(default=list)
+    signal_types: Mapped[list[Any]] = mapped_column(default=list)
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Due time while pending; a claimed delivery's lease pushes it forward.
+    next_attempt_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (UniqueConstraint("target", "item_id", name="uq_alert_deliveries_target_item"),
+                      Index("ix_alert_deliveries_due", "status", "next_attempt_at"))
