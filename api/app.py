@@ -5,18 +5,26 @@ from __future__ import annotations
 from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.routes import feeds, ops, prospects
+from api.headers import PrivacyHeaders, keep_tokens_out_of_logs
+from api.problems import install_problems
+from api.routes import feeds, items, ops, prospects, tag
 from api.settings import ApiSettings
+from api.tagger import TaggerCache
 from models.db import make_engine, make_sessionmaker
 
-API_VERSION = "0.1.0"
+API_VERSION = "0.2.0"
 
 
 def create_app(settings: ApiSettings, sessions: sessionmaker[Session] | None = None) -> FastAPI:
     app = FastAPI(title="prospect-intel", version=API_VERSION,
-                  description="Curated prospect feeds (Atom, RSS, JSON Feed) and a JSON API.")
+                  description="Curated prospect feeds (Atom, RSS, JSON Feed, OPML) and a JSON API. "
+                              "Pass a private token as `?token=` or `Authorization: Bearer`.")
     app.state.settings = settings
     app.state.sessions = sessions or make_sessionmaker(make_engine(settings.database))
-    for router in (feeds.router, prospects.router, ops.router):
+    app.state.tagger = TaggerCache(settings)
+    install_problems(app)
+    app.add_middleware(PrivacyHeaders)
+    keep_tokens_out_of_logs()
+    for router in (feeds.router, prospects.router, items.router, tag.router, ops.router):
         app.include_router(router)
     return app

@@ -27,7 +27,8 @@ def why_line(item: Item, prospect_ids: set[str], names: dict[str, str]) -> str:
         parts.append(f"{names.get(mention.prospect_id, mention.prospect_id)} "
                      f"(score {mention.score:.2f}: {words})")
     source = item.source.title or item.source_id
-    signals = sorted({s.type.replace('_', ' ') for s in item.signals})
+    signals = sorted({s.type.replace('_', ' ') for s in item.signals
+                      if s.prospect_id is None or s.prospect_id in prospect_ids})
     line = "About " + "; ".join(parts) if parts else "Matched this feed's filters"
     if signals:
         line += " — signals: " + ", ".join(signals)
@@ -41,18 +42,33 @@ def _evidence_words(evidence: str) -> str:
     return f"{what} in {where}" if rest else evidence
 
 
+def entry_updated(item: Item) -> datetime:
+    """When the entry last changed: its publication until we see it edited, then the edit.
+
+    Stable across re-renders, and distinct per entry (not the time of the fetch
+    that brought a whole batch in).
+    """
+    if item.updated_at > item.first_seen_at:
+        return item.updated_at
+    return item.published_at or item.first_seen_at
+
+
 def build_entries(items: Sequence[Item], prospects: Sequence[Prospect]) -> tuple[FeedEntry, ...]:
+    """Entries naming only `prospects` (the feed's, within the reader's scope): an entry in
+    one salesperson's bundle never reveals which other companies are someone's prospects."""
     names = {p.id: p.name for p in prospects}
     wanted = set(names)
     entries = []
     for item in items:
-        mentioned = tuple((m.prospect_id, m.score) for m in sorted(item.mentions, key=lambda m: -m.score))
+        mentioned = tuple((m.prospect_id, m.score) for m in sorted(item.mentions, key=lambda m: -m.score)
+                          if m.prospect_id in wanted)
         entries.append(FeedEntry(
             id=entry_id(item), title=item.title, link=item.url,
             summary_html=sanitize_html(item.summary or item.content),
-            published=item.published_at or item.first_seen_at, updated=item.updated_at,
+            published=item.published_at or item.first_seen_at, updated=entry_updated(item),
             source=item.source.title or item.source_id, why=why_line(item, wanted, names),
-            prospects=mentioned, signals=tuple(sorted({s.type for s in item.signals})),
+            prospects=mentioned,
+            signals=tuple(sorted({s.type for s in item.signals if s.prospect_id is None or s.prospect_id in wanted})),
             author=item.author))
     return tuple(entries)
 

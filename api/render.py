@@ -15,6 +15,8 @@ import nh3
 from feedgen.feed import FeedGenerator
 
 GENERATOR = "prospect-intel"
+SIGNAL_SCHEME = "urn:prospect-intel:signal"
+PROSPECT_SCHEME = "urn:prospect-intel:prospect"
 ALLOWED_URL_SCHEMES = {"http", "https", "mailto"}
 MEDIA_TYPES = {
     "atom": "application/atom+xml; charset=utf-8",
@@ -81,16 +83,17 @@ def _generator(doc: FeedDoc) -> FeedGenerator:
         fe.title(entry.title)
         if entry.link:
             fe.link(href=entry.link)
-        fe.summary(entry_html(entry), type="html")
-        fe.description(entry_html(entry))
+        else:  # Atom: an entry without an alternate link must carry content
+            fe.content(entry_html(entry), type="html")
+        fe.summary(entry_html(entry), type="html")  # also RSS's <description>
         fe.published(entry.published)
         fe.updated(entry.updated)
         if entry.author:
             fe.author(name=entry.author)
         for signal in entry.signals:
-            fe.category(term=signal, label=signal.replace("_", " "))
-        for prospect, _score in entry.prospects:
-            fe.category(term=f"prospect:{prospect}", label=prospect)
+            fe.category(term=signal, scheme=SIGNAL_SCHEME, label=signal.replace("_", " "))
+        for prospect, score in entry.prospects:
+            fe.category(term=prospect, scheme=PROSPECT_SCHEME, label=f"{prospect} (score {score:.2f})")
     return fg
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class ProspectOut(BaseModel):
@@ -80,3 +81,57 @@ class SourceHealthOut(BaseModel):
 class Health(BaseModel):
     status: str
     database: str
+
+
+class SignalCountOut(BaseModel):
+    type: str
+    last_30_days: int
+    last_90_days: int
+
+
+class LatestSignalOut(BaseModel):
+    type: str
+    score: float
+    role: str | None
+    item_id: int
+    title: str
+    url: str | None
+    at: datetime
+
+
+class PersonMentionedOut(BaseModel):
+    name: str
+    mentions: int
+    last_seen: datetime
+
+
+class HeatOut(BaseModel):
+    score: int = Field(ge=0, le=100, description="0 (nothing happening) to 100 (act now)")
+    level: Literal["cold", "warm", "hot"]
+    reasons: list[str] = Field(description="what the score is made of, biggest first")
+
+
+class IntelSummaryOut(BaseModel):
+    mentions_30_days: int
+    mentions_90_days: int
+    signals: list[SignalCountOut]
+    latest_signals: list[LatestSignalOut]
+    people_mentioned: list[PersonMentionedOut]
+    heat: HeatOut
+
+
+class ProspectDetailOut(ProspectOut):
+    summary: IntelSummaryOut
+
+
+class TagIn(BaseModel):
+    id: str | None = Field(None, max_length=200, description="echoed back, for matching answers to questions")
+    title: str = Field("", max_length=2000)
+    text: str = Field("", max_length=100_000, description="summary or body text")
+    url: str | None = Field(None, max_length=2000)
+
+
+class TagOut(BaseModel):
+    id: str | None
+    mentions: list[MentionOut]
+    signals: list[SignalOut]

@@ -6,6 +6,21 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
+class ChannelSpec:
+    """A named feed with fixed filters (`channels:` in the config)."""
+
+    name: str
+    title: str
+    description: str = ""
+    signal: tuple[str, ...] = ()
+    min_score: float | None = None
+    stage: tuple[str, ...] = ()
+    source: tuple[str, ...] = ()
+    q: str | None = None
+    all_prospects: bool = False  # False: the prospects of the token's user
+
+
+@dataclass(frozen=True)
 class ApiSettings:
     """What the API needs from the config; the CLI builds it from `intel.settings.Config`."""
 
@@ -13,3 +28,12 @@ class ApiSettings:
     public_url: str
     page_size: int = 50
     max_age: float = 300.0
+    # Tokens on every feed and API call; the config allows False only on loopback.
+    auth_required: bool = True
+    channels: tuple[ChannelSpec, ...] = ()
+    # For POST /api/v1/tag: the spaCy pipeline name (None: blank English) and score cut-off.
+    tagging_model: str | None = None
+    tagging_min_score: float = 0.5
+
+    def channel(self, name: str) -> ChannelSpec | None:
+        return next((c for c in self.channels if c.name == name), None)

@@ -64,8 +64,19 @@ def _api_app(config: Config, sessions=None):
     from api.settings import ApiSettings
 
     settings = ApiSettings(database=config.database, public_url=config.server.public_url,
-                           page_size=config.feeds.page_size, max_age=config.feeds.max_age)
+                           page_size=config.feeds.page_size, max_age=config.feeds.max_age,
+                           auth_required=config.auth.required, channels=_channel_specs(config),
+                           tagging_model=config.tagging.model, tagging_min_score=config.tagging.min_score)
     return create_app(settings, sessions)
+
+
+def _channel_specs(config: Config):
+    from api.settings import ChannelSpec
+
+    return tuple(ChannelSpec(name=c.name, title=c.title or c.name, description=c.description or "",
+                             signal=tuple(c.signal), min_score=c.min_score, stage=tuple(c.stage),
+                             source=tuple(c.source), q=c.q, all_prospects=c.prospects == "all")
+                 for c in config.channels)
 
 
 @app.command()
@@ -230,6 +241,9 @@ def run(config: ConfigOption = None) -> None:
     finally:
         running.stop()
 
+
+from intel.cli_tokens import tokens_app  # noqa: E402  (own module; registered here)
+app.add_typer(tokens_app, name="tokens")
 
 if __name__ == "__main__":
     app()

@@ -7,6 +7,7 @@ ignored. Loading, `${ENV}` interpolation and error locations live in
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Annotated, Literal
 
@@ -169,6 +170,33 @@ class FeedsConfig(Strict):
     max_age: Duration = 300.0
 
 
+class AuthConfig(Strict):
+    # Off only for a demo on one machine: Config refuses it unless the server binds to loopback.
+    required: bool = True
+
+
+class ChannelConfig(Strict):
+    """A named feed of items matching fixed filters: /feeds/channels/{name}.atom|.rss|.json."""
+
+    name: str
+    title: str | None = None
+    description: str | None = None
+    signal: StrList = []
+    min_score: float | None = Field(None, ge=0, le=1)
+    stage: list[Stage] = []
+    source: StrList = []
+    q: str | None = None
+    # owned: the prospects of the token's user ("my prospects"); all: every prospect.
+    prospects: Literal["owned", "all"] = "owned"
+
+    @field_validator("name")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not SLUG.match(value):
+            raise ValueError("a channel name is lowercase letters, digits, '-' and '_'")
+        return value
+
+
 class WebhookConfig(Strict):
     """Where alerts go: a Slack or Microsoft Teams incoming webhook, or any URL taking signed JSON."""
 
@@ -254,5 +282,28 @@ class Config(Strict):
     scheduler: SchedulerConfig = SchedulerConfig()
     http: HttpConfig = HttpConfig()
     feeds: FeedsConfig = FeedsConfig()
+    auth: AuthConfig = AuthConfig()
+    channels: list[ChannelConfig] = []
     alerts: AlertsConfig = AlertsConfig()
     sources: list[SourceConfig] = []
+
+    @model_validator(mode="after")
+    def _open_only_on_loopback(self) -> "Config":
+        if not self.auth.required and not is_loopback(self.server.host):
+            raise ValueError(f"auth.required: false serves every feed without a token, so it is only "
+                             f"allowed when server.host is a loopback address (127.0.0.1, ::1, localhost); "
+                             f"server.host is {self.server.host!r}")
+        names = [c.name for c in self.channels]
+        duplicated = sorted({n for n in names if names.count(n) > 1})
+        if duplicated:
+            raise ValueError(f"channels: duplicate name(s) {', '.join(duplicated)}")
+        return self
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

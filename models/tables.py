@@ -158,6 +158,24 @@ class Signal(Base):
 
 class AlertDelivery(Base):
     """One item to send to one webhook; unique per (target, item), so nothing is sent twice."""
+class ApiToken(Base):
+    """A private feed/API token. Only its SHA-256 is stored: a leaked database leaks no tokens."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user: Mapped[str] = mapped_column(String(320), index=True)
+    # False: only the prospects the user owns; True: every prospect.
+    all_prospects: Mapped[bool] = mapped_column(Boolean, default=False)
+    # False: external items only; True: internal items (CRM notes, internal sources) too.
+    internal: Mapped[bool] = mapped_column(Boolean, default=False)
+    admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
 
     __tablename__ = "alert_deliveries"
 

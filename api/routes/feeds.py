@@ -1,23 +1,43 @@
-"""Subscribable feeds: /feeds/prospects/{id}.atom|.rss|.json."""
+"""Subscribable feeds: one prospect, one salesperson's bundle, named channels; OPML to subscribe.
+
+/feeds/prospects/{id}.atom|.rss|.json · /feeds/users/{user}.atom|.rss|.json|.opml ·
+/feeds/channels/{name}.atom|.rss|.json
+"""
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from typing import Annotated, Literal
-from urllib.parse import urlencode
+from typing import Annotated, Literal, Sequence
+from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 
+from api.access import ViewerDep, Viewer, not_found
 from api.conditional import is_fresh, not_modified, validator_headers
-from api.deps import SettingsDep, SessionDep
+from api.deps import SessionDep, SettingsDep
 from api.feeds import build_entries, feed_validators
+from api.opml import OPML_MEDIA_TYPE, OpmlFeed, render_opml
+from api.problems import BAD_REQUEST, PROBLEM_RESPONSES
 from api.render import MEDIA_TYPES, RENDERERS, FeedDoc
-from models import repository
+from api.settings import ApiSettings, ChannelSpec
+from models import feeds, repository
+from models.tables import Item, Prospect
 from models.values import Cursor, FeedFilters
 
-router = APIRouter(prefix="/feeds", tags=["feeds"])
+router = APIRouter(prefix="/feeds", tags=["feeds"], responses={**PROBLEM_RESPONSES, **BAD_REQUEST})
 FeedFormat = Literal["atom", "rss", "json"]
+FEED_RESPONSES = {
+    200: {"description": "The feed document",
+          "content": {"application/atom+xml": {"schema": {"type": "string"}},
+                      "application/rss+xml": {"schema": {"type": "string"}},
+                      "application/feed+json": {"schema": {"type": "object"}}}},
+    304: {"description": "Not modified since the client's copy (If-None-Match / If-Modified-Since)"},
+}
 
+
+# --- query parameters shared by every feed and the items API --------------------------------
 
 def parse_filters(signal: list[str] | None, min_score: float | None, stage: list[str] | None,
                   source: list[str] | None, since: datetime | None, q: str | None) -> FeedFilters:
@@ -34,51 +54,189 @@ def parse_cursor(before: str | None) -> Cursor | None:
         micros, _, item_id = before.partition("-")
         when = datetime.fromtimestamp(int(micros) / 1_000_000, tz=timezone.utc)
         return Cursor(sort_at=when, item_id=int(item_id))
-    except ValueError:
-        raise HTTPException(400, "before= is not a cursor this server gave out") from None
+    except (ValueError, OverflowError, OSError):
+        raise HTTPException(400, "This cursor was not given out by this server.") from None
 
 
-def cursor_after(items) -> str:
+def cursor_after(items: Sequence[Item]) -> str:
     last = items[-1]
     return f"{int(last.sort_at.timestamp() * 1_000_000)}-{last.id}"
 
 
-@router.get("/prospects/{prospect_id}.{fmt}", summary="A prospect's feed (Atom, RSS or JSON Feed)",
-            response_class=Response)
-def prospect_feed(
-    prospect_id: str, fmt: FeedFormat, request: Request, session: SessionDep, settings: SettingsDep,
+@dataclass(frozen=True)
+class FeedQuery:
+    filters: FeedFilters
+    limit: int | None
+    cursor: Cursor | None
+
+
+def feed_query(
     signal: Annotated[list[str] | None, Query(description="only items with these signal types")] = None,
-    min_score: Annotated[float | None, Query(ge=0, le=1)] = None,
-    stage: Annotated[list[str] | None, Query()] = None,
+    min_score: Annotated[float | None, Query(ge=0, le=1, description="only mentions this sure")] = None,
+    stage: Annotated[list[str] | None, Query(description="only items about prospects in these stages")] = None,
     source: Annotated[list[str] | None, Query(description="only items from these source ids")] = None,
-    since: Annotated[datetime | None, Query()] = None,
-    q: Annotated[str | None, Query(max_length=200)] = None,
-    limit: Annotated[int | None, Query(ge=1, le=500)] = None,
-    before: Annotated[str | None, Query(description="paging cursor from a next link")] = None,
-) -> Response:
-    prospect = repository.get_prospect(session, prospect_id)
-    if prospect is None:
-        raise HTTPException(404, "no such feed")
-    filters = parse_filters(signal, min_score, stage, source, since, q)
-    page_size = limit or settings.page_size
-    items = repository.prospect_feed(session, [prospect.id], filters, limit=page_size,
-                                     cursor=parse_cursor(before))
-    etag, last_modified = feed_validators(fmt, f"prospect:{prospect.id}", str(request.query_params),
-                                          items, [prospect])
-    headers = validator_headers(etag, last_modified, settings.max_age)
+    since: Annotated[datetime | None, Query(description="only items published since (ISO 8601)")] = None,
+    q: Annotated[str | None, Query(max_length=200, description="title or summary contains")] = None,
+    limit: Annotated[int | None, Query(ge=1, le=500, description="entries per page")] = None,
+    before: Annotated[str | None, Query(max_length=60, description="paging cursor from a next link")] = None,
+) -> FeedQuery:
+    return FeedQuery(parse_filters(signal, min_score, stage, source, since, q), limit, parse_cursor(before))
+
+
+FeedQueryDep = Annotated[FeedQuery, Depends(feed_query)]
+
+
+# --- one code path for every feed -----------------------------------------------------------
+
+@dataclass(frozen=True)
+class FeedSubject:
+    key: str                        # what the feed is of, for its id and validators
+    title: str
+    description: str
+    scope: list[str] | None         # prospect ids the feed covers; None: every prospect
+    subjects: Sequence[Prospect]    # prospects whose record edits change the feed
+
+
+def serve_feed(request: Request, session, settings: ApiSettings, viewer: Viewer, fmt: str,
+               query: FeedQuery, subject: FeedSubject, filters: FeedFilters | None) -> Response:
+    """Query, answer 304 if the client is current (before rendering anything), else render."""
+    page_size = query.limit or settings.page_size
+    items: list[Item] = []
+    if filters is not None:
+        filters = replace(filters, visibilities=viewer.visibilities)
+        items = feeds.scoped_items(session, subject.scope, filters, limit=page_size, cursor=query.cursor)
+    mentioned = {m.prospect_id for item in items for m in item.mentions}
+    if subject.scope is not None:
+        mentioned &= set(subject.scope)
+    named = {p.id: p for p in subject.subjects if p.id in mentioned}
+    named.update((p.id, p) for p in feeds.prospects_by_ids(session, sorted(mentioned - set(named))))
+    etag, last_modified = feed_validators(fmt, f"{subject.key}|{viewer.scope_key}", str(request.query_params),
+                                          items, [*subject.subjects, *named.values()])
+    headers = _cache_headers(etag, last_modified, settings, viewer)
     if is_fresh(request, etag, last_modified):
         return not_modified(headers)
     base = settings.public_url
-    self_url = f"{base}/feeds/prospects/{prospect.id}.{fmt}"
-    query = dict(request.query_params)
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k != "before"]
+    self_url = f"{base}{request.url.path}" + (f"?{urlencode(kept)}" if kept else "")
     next_url = None
     if len(items) == page_size:
-        next_url = f"{self_url}?{urlencode({**query, 'before': cursor_after(items)})}"
-    if query:
-        self_url = f"{self_url}?{urlencode(query)}"
-    doc = FeedDoc(id=f"urn:prospect-intel:feed:prospect:{prospect.id}",
-                  title=f"{prospect.name} — prospect intelligence",
-                  description=f"News and signals about {prospect.name}, curated by prospect-intel.",
-                  self_url=self_url, home_url=f"{base}/api/v1/prospects/{prospect.id}",
-                  updated=last_modified, entries=build_entries(items, [prospect]), next_url=next_url)
+        next_url = f"{base}{request.url.path}?{urlencode([*kept, ('before', cursor_after(items))])}"
+    doc = FeedDoc(id=f"urn:prospect-intel:feed:{subject.key}", title=subject.title,
+                  description=subject.description, self_url=self_url, home_url=f"{base}/",
+                  updated=last_modified, entries=build_entries(items, list(named.values())), next_url=next_url)
     return Response(RENDERERS[fmt](doc), media_type=MEDIA_TYPES[fmt], headers=headers)
+
+
+def _cache_headers(etag: str, last_modified: datetime, settings: ApiSettings, viewer: Viewer) -> dict[str, str]:
+    headers = validator_headers(etag, last_modified, settings.max_age)
+    if viewer.token:  # a private answer: no shared cache may keep it
+        headers["Cache-Control"] = f"private, {headers['Cache-Control']}"
+    headers["Vary"] = "Authorization"
+    return headers
+
+
+# --- routes ---------------------------------------------------------------------------------
+
+@router.get("/prospects/{prospect_id}.{fmt}", summary="A prospect's feed (Atom, RSS or JSON Feed)",
+            response_class=Response, responses=FEED_RESPONSES)
+def prospect_feed(prospect_id: str, fmt: FeedFormat, request: Request, session: SessionDep,
+                  settings: SettingsDep, viewer: ViewerDep, query: FeedQueryDep) -> Response:
+    prospect = repository.get_prospect(session, prospect_id)
+    if prospect is None or not viewer.may_see_prospect(prospect.owners):
+        raise not_found()
+    subject = FeedSubject(key=f"prospect:{prospect.id}", title=f"{prospect.name} — prospect intelligence",
+                          description=f"News and signals about {prospect.name}, curated by prospect-intel.",
+                          scope=[prospect.id], subjects=[prospect])
+    return serve_feed(request, session, settings, viewer, fmt, query, subject, query.filters)
+
+
+@router.get("/users/{user}.opml", summary="OPML 2.0 of a salesperson's feeds, tokens included",
+            response_class=Response,
+            responses={200: {"description": "OPML 2.0", "content": {OPML_MEDIA_TYPE: {"schema": {"type": "string"}}}},
+                       304: {"description": "Not modified"}})
+def user_opml(user: str, request: Request, session: SessionDep, settings: SettingsDep,
+              viewer: ViewerDep) -> Response:
+    owned = _bundle_prospects(session, viewer, user)
+    base = settings.public_url
+    token = f"?{urlencode({'token': viewer.token})}" if viewer.token else ""
+    bundle = [OpmlFeed(f"All my prospects ({user})", f"{base}/feeds/users/{_path(user)}.atom{token}")]
+    per_prospect = [OpmlFeed(p.name, f"{base}/feeds/prospects/{_path(p.id)}.atom{token}") for p in owned]
+    channels = [OpmlFeed(c.title, f"{base}/feeds/channels/{c.name}.atom{token}") for c in settings.channels]
+    changed = max((p.updated_at for p in owned), default=datetime(2000, 1, 1, tzinfo=timezone.utc))
+    body = render_opml(f"prospect-intel feeds for {user}", owner=user, created=changed,
+                       groups=[("My feeds", bundle + per_prospect), ("Channels", channels)])
+    etag = f'"{_digest(body)}"'
+    headers = _cache_headers(etag, changed, settings, viewer)
+    if is_fresh(request, etag, changed):
+        return not_modified(headers)
+    return Response(body, media_type=OPML_MEDIA_TYPE, headers=headers)
+
+
+@router.get("/users/{user}.{fmt}", summary="A salesperson's bundle: every prospect they own",
+            response_class=Response, responses=FEED_RESPONSES)
+def user_feed(user: str, fmt: FeedFormat, request: Request, session: SessionDep, settings: SettingsDep,
+              viewer: ViewerDep, query: FeedQueryDep) -> Response:
+    owned = _bundle_prospects(session, viewer, user)
+    subject = FeedSubject(key=f"user:{user.strip().lower()}", title=f"Prospect intelligence for {user}",
+                          description=f"News and signals about the {len(owned)} prospects {user} owns.",
+                          scope=[p.id for p in owned], subjects=owned)
+    return serve_feed(request, session, settings, viewer, fmt, query, subject, query.filters)
+
+
+@router.get("/channels/{name}.{fmt}", summary="A named channel from the config (fixed filters)",
+            response_class=Response, responses=FEED_RESPONSES)
+def channel_feed(name: str, fmt: FeedFormat, request: Request, session: SessionDep, settings: SettingsDep,
+                 viewer: ViewerDep, query: FeedQueryDep) -> Response:
+    channel = settings.channel(name)
+    if channel is None:
+        raise not_found()
+    if viewer.user is None or (channel.all_prospects and viewer.all_prospects):
+        scope, subjects = None, []
+    else:  # "my prospects", and never more than the token may see
+        subjects = feeds.owned_prospects(session, viewer.user)
+        scope = [p.id for p in subjects]
+    subject = FeedSubject(key=f"channel:{channel.name}:{hash_spec(channel)}", title=channel.title,
+                          description=channel.description or f"prospect-intel channel {channel.name}",
+                          scope=scope, subjects=subjects)
+    return serve_feed(request, session, settings, viewer, fmt, query, subject, narrow(channel, query.filters))
+
+
+def _bundle_prospects(session, viewer: Viewer, user: str) -> list[Prospect]:
+    if not viewer.may_see_user(user):
+        raise not_found()
+    owned = feeds.owned_prospects(session, user)
+    if not owned and not viewer.owns(user):
+        raise not_found()  # no such salesperson; their own token still gets an empty bundle
+    return owned
+
+
+def narrow(channel: ChannelSpec, asked: FeedFilters) -> FeedFilters | None:
+    """The channel's filters narrowed by the request's; None when nothing can match both."""
+    def both(fixed: tuple[str, ...], extra: tuple[str, ...]) -> tuple[str, ...] | None:
+        if fixed and extra:
+            common = tuple(v for v in fixed if v in extra)
+            return common or None
+        return fixed or extra
+
+    signal, stage, source = both(channel.signal, asked.signal), both(channel.stage, asked.stage), \
+        both(channel.source, asked.source)
+    if signal is None or stage is None or source is None:
+        return None
+    if channel.q and asked.q and asked.q.lower() != channel.q.lower():
+        raise HTTPException(400, f"Channel {channel.name!r} already searches for {channel.q!r}; "
+                                 "it cannot be combined with another q.")
+    scores = [s for s in (channel.min_score, asked.min_score) if s is not None]
+    return replace(asked, signal=signal, stage=stage, source=source, q=channel.q or asked.q,
+                   min_score=max(scores) if scores else None)
+
+
+def hash_spec(channel: ChannelSpec) -> str:
+    return _digest(repr(channel).encode())[:12]
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:40]
+
+
+def _path(value: str) -> str:
+    return quote(value, safe="@")

@@ -1,4 +1,4 @@
-"""Operational endpoints: /healthz and /api/v1/sources."""
+"""Operational endpoints: /healthz (open) and /api/v1/sources (admin tokens only)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,17 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from api.access import AdminDep
 from api.deps import SessionDep
+from api.problems import PROBLEM_RESPONSES
 from api.schemas import Health, SourceHealthOut
 from models import repository
 
 router = APIRouter(tags=["ops"])
 
 
-@router.get("/healthz", response_model=Health, summary="Liveness and database reachability")
+@router.get("/healthz", response_model=Health, summary="Liveness and database reachability",
+            responses={503: {"model": Health, "description": "The database is unreachable"}})
 def healthz(session: SessionDep):
     try:
         session.execute(text("SELECT 1"))
@@ -23,6 +26,7 @@ def healthz(session: SessionDep):
     return Health(status="ok", database="ok")
 
 
-@router.get("/api/v1/sources", response_model=list[SourceHealthOut], summary="Every source's health")
-def sources(session: SessionDep) -> list[SourceHealthOut]:
+@router.get("/api/v1/sources", response_model=list[SourceHealthOut], summary="Every source's health (admin)",
+            responses=PROBLEM_RESPONSES)
+def sources(session: SessionDep, _admin: AdminDep) -> list[SourceHealthOut]:
     return [SourceHealthOut(**row) for row in repository.sources_health(session)]

@@ -16,8 +16,9 @@ from tests.foundation.test_ingest import ITEMS
 @pytest.fixture
 def client(feed_server, write_config, database_url):
     url = feed_server.serve("/feed.xml", rss_feed(*ITEMS, title="Rail and Cloud News"))
+    # Tokens are required by default (tests/api covers them); these tests read feeds openly.
     config = write_config([{"id": "news", "kind": "rss", "url": url, "title": "Rail and Cloud News"}],
-                          database=database_url)
+                          database=database_url, auth={"required": False})
     pipeline, worker = start(config)
     worker.tick(only="news")
     with TestClient(_api_app(config, pipeline.sessions)) as test_client:
