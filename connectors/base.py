@@ -75,10 +75,31 @@ class SourceSpec:
     url: str
     visibility: str = "external"
     settings: Mapping[str, Any] = field(default_factory=dict)
+    # The configured host may be on a private network (intranet feeds); other hosts never.
     allow_private: bool = False
     allow_file: bool = False
     etag: str | None = None
     last_modified: str | None = None
+    # What the connector asked to remember after its last successful run (page hashes, ...).
+    state: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class AccountRow:
+    """One CRM account as an export had it, mapped onto prospect-record field names.
+
+    `file` and `row` say where it came from so a bad row can be reported precisely.
+    """
+
+    file: str
+    row: int
+    fields: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class DiscoveredFeed:
+    url: str
+    title: str | None = None
 
 
 @dataclass(frozen=True)
@@ -99,6 +120,12 @@ class FetchResult:
     min_interval: float | None = None
     final_url: str | None = None
     warnings: tuple[str, ...] = ()
+    # New connector state to remember (None: keep the old one).
+    state: Mapping[str, Any] | None = None
+    # A CRM accounts export: the full list of accounts (None: this source has none).
+    accounts: tuple[AccountRow, ...] | None = None
+    # A discover source: the feeds found (None: this source discovers nothing).
+    discovered: tuple[DiscoveredFeed, ...] | None = None
 
 
 class Connector(Protocol):
