@@ -118,7 +118,7 @@ class Pipeline:
                                                                result.min_interval),
                         http_status=result.http_status, bytes_read=result.bytes_read,
                         etag=result.etag, last_modified=result.last_modified, new_url=result.final_url,
-                        error="; ".join(result.warnings) or None)
+                        error="; ".join(result.warnings) or None, lease_owner=state.lease_owner)
         with self.sessions.begin() as session:
             counts = repository.save_batch(session, state.id, run, rows)
         log.info("source %s: %s, %d new, %d updated, %d unchanged", state.id, status,
@@ -131,7 +131,7 @@ class Pipeline:
         finished = utcnow()
         log.warning("source %s failed: %s", state.id, error)
         run = RunRecord(started_at=started, finished_at=finished, status="failed", error=error,
-                        http_status=http_status, disable_reason=disable,
+                        http_status=http_status, disable_reason=disable, lease_owner=state.lease_owner,
                         next_check_at=next_check_after_failure(state, finished, self.config.scheduler,
                                                                retry_after))
         try:

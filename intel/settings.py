@@ -170,6 +170,12 @@ class FeedsConfig(Strict):
     max_age: Duration = 300.0
 
 
+class RetentionConfig(Strict):
+    # None keeps everything; e.g. 180d prunes items (with mentions and signals) and run history older than that.
+    max_age: Duration | None = None
+    every: Duration = 3600.0  # how often each worker prunes
+
+
 class AuthConfig(Strict):
     # Off only for a demo on one machine: Config refuses it unless the server binds to loopback.
     required: bool = True
@@ -285,6 +291,7 @@ class Config(Strict):
     auth: AuthConfig = AuthConfig()
     channels: list[ChannelConfig] = []
     alerts: AlertsConfig = AlertsConfig()
+    retention: RetentionConfig = RetentionConfig()
     sources: list[SourceConfig] = []
 
     @model_validator(mode="after")

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from intel.clock import utcnow
 from intel.settings import Config, SourceConfig
 from models import repository
+from models.locks import serialize_config_sync
 
 # Fields of a source that are columns of their own; everything else goes to `settings`.
 _SOURCE_COLUMNS = {"id", "kind", "url", "title", "every", "cron", "visibility", "enabled"}
@@ -25,5 +26,6 @@ def sync_config(sessions: sessionmaker[Session], config: Config) -> None:
     """One transaction: config prospects upserted (others from config archived), sources synced."""
     now = utcnow()
     with sessions.begin() as session:
+        serialize_config_sync(session)  # workers starting together would insert the same rows
         repository.sync_prospects(session, [p.model_dump() for p in config.prospects], origin="config", now=now)
         repository.sync_sources(session, [source_row(s) for s in config.sources], now=now)

@@ -10,6 +10,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from models.locks import schema_lock
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -48,8 +50,9 @@ def _alembic_config(engine: Engine) -> AlembicConfig:
 
 
 def upgrade(engine: Engine, revision: str = "heads") -> None:
-    """Bring the schema to `revision` (idempotent)."""
-    command.upgrade(_alembic_config(engine), revision)
+    """Bring the schema to `revision` (idempotent; safe when several processes start at once)."""
+    with schema_lock(engine):
+        command.upgrade(_alembic_config(engine), revision)
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -128,7 +129,7 @@ def claim_due_sources(session: Session, *, now: datetime, owner: str, lease: tim
     for row in rows:
         row.lease_owner, row.lease_until = owner, now + lease
     session.flush()
-    return [_state(row) for row in rows]
+    return [replace(_state(row), lease_owner=owner) for row in rows]
 
 
 def _state(row: Source) -> SourceState:
@@ -239,7 +240,9 @@ def _finish_source(session: Session, source_id: str, run: RunRecord, counts: Run
         return
     source.last_run_at = run.finished_at
     source.next_check_at = run.next_check_at
-    source.lease_owner = source.lease_until = None
+    # A run that outlived its lease must not free the lease of the worker that took over.
+    if run.lease_owner is None or source.lease_owner in (None, run.lease_owner):
+        source.lease_owner = source.lease_until = None
     if run.status == "failed":
         source.error_count += 1
         source.last_error = run.error

@@ -57,6 +57,8 @@ class SourceState:
     etag: str | None
     last_modified: str | None
     error_count: int
+    # The worker holding the lease: its run releases the lease only if it still holds it.
+    lease_owner: str | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,7 @@ class RunRecord:
     last_modified: str | None = None
     new_url: str | None = None
     disable_reason: str | None = None
+    lease_owner: str | None = None
 
 
 @dataclass(frozen=True)
