@@ -7,7 +7,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.headers import PrivacyHeaders, keep_tokens_out_of_logs
 from api.problems import install_problems
-from api.routes import feeds, items, ops, prospects, tag
+from api.routes import discoveries, feeds, items, ops, prospects, tag
+from api.routes import metrics as metrics_routes
 from api.settings import ApiSettings
 from api.tagger import TaggerCache
 from models.db import make_engine, make_sessionmaker
@@ -25,6 +26,7 @@ def create_app(settings: ApiSettings, sessions: sessionmaker[Session] | None = N
     install_problems(app)
     app.add_middleware(PrivacyHeaders)
     keep_tokens_out_of_logs()
-    for router in (feeds.router, prospects.router, items.router, tag.router, ops.router):
+    for router in (feeds.router, prospects.router, items.router, tag.router, ops.router, discoveries.router):
         app.include_router(router)
+    metrics_routes.install(app)  # /metrics and the feed-request counter
     return app

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from typing import Sequence
 
 from api.render import FeedEntry, sanitize_html
+from models.stories import also_reported_by
 from models.tables import Item, Prospect
 
 EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)
@@ -23,7 +24,8 @@ def why_line(item: Item, prospect_ids: set[str], names: dict[str, str]) -> str:
     for mention in sorted(item.mentions, key=lambda m: -m.score):
         if mention.prospect_id not in prospect_ids:
             continue
-        words = ", ".join(_evidence_words(e) for e in mention.evidence[:3])
+        words = ", ".join(_evidence_words(e) for e in
+                          [e for e in mention.evidence if not e.startswith("score:")][:3])
         parts.append(f"{names.get(mention.prospect_id, mention.prospect_id)} "
                      f"(score {mention.score:.2f}: {words})")
     source = item.source.title or item.source_id
@@ -32,7 +34,8 @@ def why_line(item: Item, prospect_ids: set[str], names: dict[str, str]) -> str:
     line = "About " + "; ".join(parts) if parts else "Matched this feed's filters"
     if signals:
         line += " — signals: " + ", ".join(signals)
-    return f"{line} — via {source}."
+    also = also_reported_by(item)  # the other sources of this story (models/stories.py)
+    return f"{line} — via {source}" + (f"; also reported by {', '.join(also)}." if also else ".")
 
 
 def _evidence_words(evidence: str) -> str:

@@ -7,6 +7,7 @@ import logging
 import signal
 import sys
 import threading
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -29,11 +30,19 @@ ConfigOption = Annotated[Optional[Path], typer.Option(
     "--config", "-c", help="Config file (default: $INTEL_CONFIG, then config/intel.yaml).")]
 
 
-def _setup_logging(level: str = "INFO") -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-                        stream=sys.stderr)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+class LogFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+LogFormatOption = Annotated[LogFormat, typer.Option(
+    "--log-format", help="Log lines as 'text' (readable) or 'json' (one JSON object a line).")]
+
+
+def _setup_logging(level: str = "INFO", log_format: LogFormat | str = "text") -> None:
+    from intel.logging_setup import setup_logging
+
+    setup_logging(level, LogFormat(log_format).value)
 
 
 def _config(path: Path | None) -> Config:
@@ -99,9 +108,10 @@ def db_upgrade(config: ConfigOption = None) -> None:
 
 @app.command()
 def fetch(config: ConfigOption = None,
-          source: Annotated[Optional[str], typer.Option(help="Run this source now, due or not.")] = None) -> None:
+          source: Annotated[Optional[str], typer.Option(help="Run this source now, due or not.")] = None,
+          log_format: LogFormatOption = LogFormat.text) -> None:
     """Run due sources (or the one named) once and exit; exit 1 if any failed."""
-    _setup_logging()
+    _setup_logging(log_format=log_format)
     from intel.pipeline import Pipeline
     from intel.worker import Worker
     from models import repository
@@ -133,11 +143,16 @@ def fetch(config: ConfigOption = None,
 def tag(input_file: Annotated[str, typer.Argument(metavar="[FILE|-]", help="JSON Lines; - is stdin.")] = "-",
         config: ConfigOption = None) -> None:
     """Tag JSON Lines items against the prospect list; one JSON line out per line in."""
-    from intel.tagging import ProspectTagger, TagInput, load_pipeline
+    from intel.tagging import ProspectTagger, TaggingModelError, TagInput, load_pipeline
 
     loaded = _config(config)
-    tagger = ProspectTagger(loaded.prospects, load_pipeline(loaded.tagging.model),
-                            min_score=loaded.tagging.min_score)
+    _setup_logging("WARNING")
+    try:
+        nlp = load_pipeline(loaded.tagging.model)
+    except TaggingModelError as exc:
+        errors.print(str(exc), markup=False)
+        raise typer.Exit(2) from None
+    tagger = ProspectTagger(loaded.prospects, nlp, min_score=loaded.tagging.min_score, signals=loaded.signals)
     stream = sys.stdin if input_file == "-" else open(input_file, encoding="utf-8")
     failed = 0
     with stream:
@@ -148,7 +163,7 @@ def tag(input_file: Annotated[str, typer.Argument(metavar="[FILE|-]", help="JSON
                 record = json.loads(line)
                 text = TagInput(title=str(record.get("title") or ""),
                                 summary=str(record.get("summary") or record.get("text") or ""),
-                                url=record.get("url"))
+                                content=str(record.get("content") or ""), url=record.get("url"))
             except (json.JSONDecodeError, AttributeError) as exc:
                 errors.print(f"{input_file}:{number}: not a JSON object: {exc}", markup=False)
                 failed += 1
@@ -160,7 +175,9 @@ def tag(input_file: Annotated[str, typer.Argument(metavar="[FILE|-]", help="JSON
                              for m in result.mentions],
                 "signals": [{"type": s.type, "score": s.score, "evidence": list(s.evidence),
                              **({"prospect": s.prospect_id} if s.prospect_id else {}),
-                             **({"role": s.role} if s.role else {})} for s in result.signals],
+                             **({"role": s.role} if s.role else {}), "stages": list(s.stages)}
+                            for s in result.signals],
+                **({"organizations": list(result.organizations)} if result.organizations else {}),
             }, ensure_ascii=False), flush=True)
     if failed:
         raise typer.Exit(1)
@@ -189,21 +206,29 @@ def _when(value) -> str:
 
 
 @app.command()
-def serve(config: ConfigOption = None) -> None:
+def serve(config: ConfigOption = None, log_format: LogFormatOption = LogFormat.text) -> None:
     """Serve the feeds and the JSON API only."""
     import uvicorn
 
-    _setup_logging()
+    _setup_logging(log_format=log_format)
     loaded = _config(config)
-    uvicorn.run(_api_app(loaded), host=loaded.server.host, port=loaded.server.port, log_level="info")
+    uvicorn.run(_api_app(loaded), host=loaded.server.host, port=loaded.server.port, log_level="info",
+                log_config=None)  # our handlers: same format, tokens redacted
 
 
 @app.command()
-def worker(config: ConfigOption = None) -> None:
-    """Run the scheduler and pipeline only (no API) until interrupted."""
-    _setup_logging()
+def worker(config: ConfigOption = None, log_format: LogFormatOption = LogFormat.text,
+           metrics_port: Annotated[Optional[int], typer.Option(
+               help="Serve this worker's Prometheus metrics on this port (the API serves them in `run`).")] = None
+           ) -> None:
+    """Run the scheduler, pipeline and alerts only (no API) until interrupted; reloads the config on change."""
+    _setup_logging(log_format=log_format)
     loaded = _config(config)
-    running = _start_worker(loaded, _prepare(loaded))
+    running = _start_worker(config, loaded, _prepare(loaded))
+    if metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port, addr=loaded.server.host)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
@@ -211,24 +236,30 @@ def worker(config: ConfigOption = None) -> None:
     running.stop()
 
 
-def _start_worker(config: Config, sessions):
-    from intel.pipeline import Pipeline
-    from intel.worker import Worker
+def _start_worker(path: Path | None, config: Config, sessions, on_reload=None):
+    """The scheduler and alert deliveries, reloading the config when its files change or on SIGHUP."""
+    from intel.config import default_config_path
+    from intel.service import WorkerService
 
-    running = Worker(Pipeline(config, sessions))
+    running = WorkerService(path or default_config_path(), config, sessions, on_reload=on_reload)
     running.start()
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, lambda *_: running.request_reload())
     return running
 
 
 @app.command()
-def run(config: ConfigOption = None) -> None:
+def run(config: ConfigOption = None, log_format: LogFormatOption = LogFormat.text) -> None:
     """Migrate, then run the scheduler and the API in one process (the single-machine default)."""
     import uvicorn
 
-    _setup_logging()
+    _setup_logging(log_format=log_format)
     loaded = _config(config)
     sessions = _prepare(loaded)
-    running = _start_worker(loaded, sessions)
+    api = _api_app(loaded, sessions)
+    # A reloaded config reaches the API too: channels, page size, cache lifetime.
+    running = _start_worker(config, loaded, sessions,
+                            on_reload=lambda new: setattr(api.state, "settings", _api_app(new, sessions).state.settings))
     base = loaded.server.public_url
     console.print(f"\n[bold]prospect-intel[/bold] is running at {base} — feeds to open:")
     for prospect in loaded.prospects[:50]:
@@ -236,14 +267,20 @@ def run(config: ConfigOption = None) -> None:
     console.print(f"  JSON API: {base}/api/v1/prospects   sources: {base}/api/v1/sources   "
                   f"docs: {base}/docs\n", highlight=False)
     try:
-        uvicorn.run(_api_app(loaded, sessions), host=loaded.server.host, port=loaded.server.port,
-                    log_level="info")
+        uvicorn.run(api, host=loaded.server.host, port=loaded.server.port, log_level="info",
+                    log_config=None)  # our handlers: same format, tokens redacted
     finally:
         running.stop()
 
 
 from intel.cli_tokens import tokens_app  # noqa: E402  (own module; registered here)
 app.add_typer(tokens_app, name="tokens")
+
+from intel.cli_status import status  # noqa: E402  (own module; registered here)
+app.command()(status)
+
+from intel.cli_discoveries import discoveries  # noqa: E402  (own module; registered here)
+app.command()(discoveries)
 
 if __name__ == "__main__":
     app()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Sequence
 
@@ -14,11 +14,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from connectors import build_connectors
 from connectors.base import Connector, ConnectorError, FetchError, FetchResult, GoneError, SourceSpec
 from connectors.http import DEFAULT_USER_AGENT, HttpLimits, PoliteClient
-from intel import metrics
+from intel import after_fetch, metrics
 from intel.clock import utcnow
 from intel.normalize import with_storage_keys
 from intel.schedule import next_check_after_failure, next_check_after_success
 from intel.settings import Config, ProspectRecord
+from intel.enrich import enrich_run
 from intel.tagging import ProspectTagger, TagInput, load_pipeline
 from models import repository
 from models.db import make_engine, make_sessionmaker
@@ -63,9 +64,15 @@ class Pipeline:
             if self._tagger is not None and version == self._tagger_version:
                 return self._tagger
             records = [prospect_record(p) for p in repository.active_prospects(session)]
-            self._tagger = ProspectTagger(records, self.nlp, min_score=self.config.tagging.min_score)
+            if self._tagger is None:
+                self._tagger = ProspectTagger(records, self.nlp, min_score=self.config.tagging.min_score,
+                                              signals=self.config.signals)
+                log.info("prospect matcher built for %d prospects", len(records))
+            else:  # only the changed records are re-tokenized and re-added
+                with self._tagger_lock:
+                    changed = self._tagger.update(records)
+                log.info("prospect matcher updated: %d of %d prospects changed", changed, len(records))
             self._tagger_version = version
-            log.info("prospect matcher built for %d prospects", len(records))
             return self._tagger
 
     def tag(self, inputs: Sequence[TagInput]):
@@ -80,7 +87,9 @@ class Pipeline:
         started = utcnow()
         spec = SourceSpec(id=state.id, kind=state.kind, url=state.url, visibility=state.visibility,
                           settings=state.settings, allow_private=bool(state.settings.get("allow_private")),
-                          allow_file=True, etag=state.etag, last_modified=state.last_modified)
+                          # file: only for sources written in config, never templated or discovered ones
+                          allow_file=not ({"template", "discovered_by"} & state.settings.keys()),
+                          etag=state.etag, last_modified=state.last_modified, state=state.connector_state)
         try:
             connector = self.connectors[state.kind]
             with metrics.FETCH_SECONDS.labels(state.kind).time():
@@ -105,12 +114,16 @@ class Pipeline:
 
     def _store(self, state: SourceState, started: datetime, result: FetchResult) -> RunOutcome:
         keyed = with_storage_keys(result.items)
-        tags = self.tag([TagInput(item.title, item.summary, item.content, item.url) for _, item in keyed])
+        tags = self.tag([TagInput(item.title, item.summary, item.content, item.url) for _, item in keyed]) \
+            if keyed else []
+        with self.sessions() as session:
+            hints = after_fetch.prospect_hints(session, [item for _, item in keyed], state.settings)
         rows = [ItemToStore(dedup_key=key, title=item.title, content_hash=item.content_hash, guid=item.guid,
                             url=item.url, summary=item.summary, content=item.content, author=item.author,
                             visibility=item.visibility, published_at=_not_future(item.published_at),
-                            mentions=tag.mentions, signals=tag.signals)
-                for (key, item), tag in zip(keyed, tags)]
+                            mentions=after_fetch.with_hint(tag.mentions, hint, f"from source {state.id}"),
+                            signals=tag.signals)
+                for (key, item), tag, hint in zip(keyed, tags, hints)]
         finished = utcnow()
         status = "not_modified" if result.not_modified else "ok"
         run = RunRecord(started_at=started, finished_at=finished, status=status,
@@ -120,7 +133,11 @@ class Pipeline:
                         etag=result.etag, last_modified=result.last_modified, new_url=result.final_url,
                         error="; ".join(result.warnings) or None, lease_owner=state.lease_owner)
         with self.sessions.begin() as session:
-            counts = repository.save_batch(session, state.id, run, rows)
+            extras = after_fetch.apply_extras(session, self.config, state, result, finished)
+            if extras.notes:
+                run = replace(run, error="; ".join([*extras.notes, *result.warnings]))
+            counts = repository.save_batch(session, state.id, run, rows, extras.counts)
+            enrich_run(session, state.id, keyed, tags, now=finished, config=self.config)
         log.info("source %s: %s, %d new, %d updated, %d unchanged", state.id, status,
                  counts.new, counts.updated, counts.seen)
         metrics.record_run(state.kind, status, counts.new, counts.updated)

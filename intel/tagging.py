@@ -1,38 +1,81 @@
-"""Tag text against the prospect list with spaCy.
+"""Tag text against the prospect list with spaCy: mentions, trigger-event signals, organizations.
 
-The matcher is built once from tokenizer docs (`tokenizer.pipe`, never
-`nlp()`): names, their legal-suffix-free base names, aliases, domains and
-executives, matched case-insensitively; tickers case-sensitively and only
-next to `$` or an exchange prefix. Each surviving mention gets a score in
-[0, 1] and the evidence behind it.
+The matchers are built once from tokenizer docs (`tokenizer.pipe`, never
+`nlp()`) and updated in place when prospects change (`ProspectTagger.update`),
+so 100,000 prospects cost one hash lookup per token like ten do.
+
+A mention's score is `confidence × salience`:
+- confidence that the words mean this prospect, a noisy-OR of independent
+  evidence (the matched form itself, then what confirms it: the prospect's
+  ticker, domain, executive, keywords, a legal suffix, capitalization in
+  running text, an ORG entity from a statistical model);
+- salience, how much the item is about it: the title and the first sentence
+  rank above a passing mention further down.
+A name that is also an everyday word (Apple, Target, Shell) starts with low
+confidence and needs confirmation; `exclude` phrases always reject.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 from urllib.parse import urlsplit
 
 import spacy
+from cleanco.clean import get_unique_terms
 from spacy.language import Language
-from spacy.matcher import PhraseMatcher
+from spacy.matcher import Matcher, PhraseMatcher
 from spacy.tokens import Doc, Span
 
+from intel.common_words import is_common_word
 from intel.prospects import company_basename
-from intel.settings import ProspectRecord
+from intel.settings import ProspectRecord, SignalsConfig
+from intel.signals import SignalDetector, MentionSpan
 from intel.text import plain_text
 from models.values import Mention, Signal
 
 log = logging.getLogger(__name__)
 
-EXCHANGES = {"NASDAQ", "NYSE", "LSE", "TSX", "ASX", "XETRA", "FRA", "EPA", "AMS", "SIX", "HKEX",
-             "TSE", "NSE", "BSE", "OTC", "NYSEARCA", "AMEX", "ETR", "SWX", "BIT", "BME", "STO", "HEL",
-             "CPH", "OSE"}
-KIND_WEIGHT = {"name": 0.7, "alias": 0.65, "domain": 0.85, "ticker": 0.85, "person": 0.6}
-FIELD_BONUS = {"title": 0.2, "lead": 0.1, "summary": 0.0, "body": -0.05, "link": 0.0}
+EXCHANGES = frozenset({"NASDAQ", "NYSE", "LSE", "TSX", "ASX", "XETRA", "FRA", "EPA", "AMS", "SIX", "HKEX",
+                       "TSE", "NSE", "BSE", "OTC", "NYSEARCA", "AMEX", "ETR", "SWX", "BIT", "BME", "STO",
+                       "HEL", "CPH", "OSE", "TYO", "KRX", "SGX", "JSE", "BMV", "BVMF", "EURONEXT", "OTCMKTS"})
+
+# How likely each kind of match alone means the prospect (before confirmations).
+BASE_CONFIDENCE = {"legal_name": 0.96, "name": 0.9, "alias": 0.88, "acronym": 0.8, "domain": 0.95,
+                   "ticker": 0.95, "person": 0.75}
+AMBIGUOUS_CONFIDENCE = 0.3   # "Apple" alone: as likely the fruit as the company
+LOWERCASE_CONFIDENCE = 0.3   # "nvidia" in lower case where the name is capitalized
+# What one piece of confirming evidence is worth (combined by noisy-OR).
+CONFIRMATION_WEIGHT = {"ticker": 0.85, "domain": 0.85, "legal suffix": 0.8, "person": 0.6,
+                       "keyword": 0.55, "running text": 0.45, "NER ORG": 0.7, "other form": 0.5,
+                       "company verb": 0.4}
+# An entity label that says the words name something other than a company.
+CONTRADICTING_ENTS = frozenset({"PERSON", "GPE", "LOC", "NORP", "FAC", "EVENT", "WORK_OF_ART", "LANGUAGE",
+                                "DATE", "TIME", "MONEY", "QUANTITY", "ORDINAL", "CARDINAL", "PERCENT"})
+SALIENCE = {"title": 1.0, "lead": 0.95, "link": 0.85, "summary": 0.85, "body": 0.75}
+FIELD_ORDER = ("title", "lead", "link", "summary", "body")
+MAX_SCORE = 0.99  # certainty is never claimed: evidence can always be wrong
+SENTENCE_BREAKS = frozenset(".!?:;\"“”'‘’—–-([|")
+# Words that follow a company acting in the news ("Intel said", "Apple to open").
+COMPANY_VERBS = frozenset("""said says told announced announces reported reports plans planned expects
+    confirmed confirms agreed agrees will to has shares stock unveiled launched denied denies ceo chief
+    executives spokesperson spokesman spokeswoman posted warned cut cuts raised raises""".split())
+# Town-then-state ("Corning, N.Y."): the AP abbreviations and names of U.S. states.
+US_STATES = frozenset("""ala. alaska ariz. ark. calif. colo. conn. del. fla. ga. hawaii idaho ill. ind. iowa kan.
+    ky. la. maine md. mass. mich. minn. miss. mo. mont. neb. nev. n.h. n.j. n.m. n.y. n.c. n.d. ohio okla. ore.
+    pa. r.i. s.c. s.d. tenn. texas utah vt. va. wash. w.va. wis. wyo. alabama arizona arkansas california
+    colorado connecticut delaware florida georgia illinois indiana kansas kentucky louisiana maryland
+    massachusetts michigan minnesota mississippi missouri montana nebraska nevada oklahoma oregon
+    pennsylvania tennessee vermont virginia washington wisconsin wyoming ny nj ca tx""".split())
+TITLE_SMALL_WORDS = frozenset("a an the of and or in on to for with at by from as vs via into over per up".split())
+# Legal-form words after a bare name ("Apple Inc"); two-letter forms that are also
+# English words ("AS", "AT", "AD") would confirm too much, so they are left out.
+_LEGAL_TERMS = frozenset(t.strip(" .,").lower() for t in get_unique_terms() if " " not in t.strip())
+LEGAL_SUFFIXES = frozenset(t for t in _LEGAL_TERMS if t and t not in {"as", "at", "ad", "da", "ba", "ab", "ay",
+                                                                       "aj", "ae", "ee", "ei", "ec", "ep", "bl",
+                                                                       "bm", "at", "ans", "ent", "ky", "oy"})
 
 
 @dataclass(frozen=True)
@@ -47,166 +90,500 @@ class TagInput:
 class TagResult:
     mentions: tuple[Mention, ...] = ()
     signals: tuple[Signal, ...] = ()
+    # Organizations a statistical model found that are not prospects (lead discovery).
+    organizations: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Term:
+    prospect_id: str
+    kind: str        # legal_name | name | alias | acronym | person | domain | ticker
+    text: str        # as written in the prospect record
+    ambiguous: bool  # an everyday word: needs confirmation
 
 
 @dataclass
-class _Evidence:
-    kind: str
+class _Occurrence:
+    term: _Term
     where: str
-    text: str
-    confirmed_by: list[str] = field(default_factory=list)
-    weakened_by: list[str] = field(default_factory=list)
+    span: Span
+    notes: list[str] = field(default_factory=list)
+    confidence: float = 0.0
 
     def describe(self) -> str:
-        notes = "".join(f"; confirmed by {c}" for c in self.confirmed_by)
-        notes += "".join(f"; weakened: {w}" for w in self.weakened_by)
-        return f"{self.where}: {self.kind} {self.text!r}{notes}"
+        notes = "".join(f"; {n}" for n in self.notes)
+        return f"{self.where}: {self.term.kind} {self.span.text!r}{notes}"
 
 
 def load_pipeline(model: str | None) -> Language:
-    """The named spaCy pipeline, or a blank English one (said once, at start-up)."""
-    if model:
-        nlp = spacy.load(model, exclude=["lemmatizer"])
-        log.info("tagging with spaCy pipeline %s", model)
-        return nlp
-    log.info("tagging with spacy.blank('en'): no statistical model configured (tagging.model)")
-    return spacy.blank("en")
+    """The named spaCy pipeline, or a blank English one (said once, at start-up).
+
+    Only what entity recognition needs is kept running: the tagger, parser and
+    lemmatizer would triple the cost and nothing here reads them.
+    """
+    if not model:
+        log.info("tagging with spacy.blank('en'): no statistical model configured (tagging.model); "
+                 "ambiguous names need other evidence and lead discovery is off")
+        return spacy.blank("en")
+    try:
+        nlp = spacy.load(model)
+    except OSError as exc:
+        raise TaggingModelError(f"tagging.model {model!r} is not an installed spaCy pipeline "
+                                f"(pip install it, or set tagging.model: null): {exc}") from exc
+    keep = {"ner", "tok2vec", "transformer"}
+    nlp.select_pipes(enable=[name for name in nlp.pipe_names if name in keep])
+    log.info("tagging with spaCy pipeline %s (%s); running %s", model, nlp.meta.get("version", "?"),
+             ", ".join(nlp.pipe_names) or "the tokenizer only")
+    return nlp
+
+
+class TaggingModelError(RuntimeError):
+    """The configured statistical model cannot be loaded."""
+
+
+def has_ner(nlp: Language) -> bool:
+    return "ner" in nlp.pipe_names
 
 
 class ProspectTagger:
-    """Finds prospect mentions in items; build once per prospect list."""
+    """Finds prospect mentions and signals in items; build once, `update` when prospects change."""
 
     def __init__(self, prospects: Sequence[ProspectRecord], nlp: Language | None = None,
-                 min_score: float = 0.5) -> None:
+                 min_score: float = 0.5, signals: SignalsConfig | None = None) -> None:
         self.nlp = nlp or spacy.blank("en")
         self.min_score = min_score
-        self.prospects = {p.id: p for p in prospects}
-        self._by_term: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        self.uses_ner = has_ner(self.nlp)
+        self.prospects: dict[str, ProspectRecord] = {}
+        self.signals = SignalDetector(self.nlp, signals or SignalsConfig())
+        self._index: dict[str, dict[str, list]] = {name: defaultdict(list) for name in
+                                                    ("names", "exact", "exclude", "keyword")}
+        self._matchers = {"names": PhraseMatcher(self.nlp.vocab, attr="LOWER"),
+                          "exact": PhraseMatcher(self.nlp.vocab, attr="ORTH"),
+                          "exclude": PhraseMatcher(self.nlp.vocab, attr="LOWER"),
+                          "keyword": PhraseMatcher(self.nlp.vocab, attr="LOWER")}
         self._by_domain: dict[str, str] = {}
-        self._by_ticker: dict[str, list[str]] = defaultdict(list)
-        self._excludes: dict[str, list[str]] = defaultdict(list)
-        self.matcher = PhraseMatcher(self.nlp.vocab, attr="LOWER")
-        self.exclude_matcher = PhraseMatcher(self.nlp.vocab, attr="LOWER")
-        self._build(prospects)
+        self._entries: dict[str, list[tuple[str, str, object]]] = {}  # prospect -> what it added
+        self._urls = Matcher(self.nlp.vocab)
+        self._urls.add("URL", [[{"LIKE_URL": True}]])
+        self.update(prospects)
 
-    def _build(self, prospects: Sequence[ProspectRecord]) -> None:
-        for p in prospects:
-            terms = {p.name: "name", company_basename(p.name): "name"}
-            for alias in p.aliases:
-                terms.setdefault(alias, "alias")
-            for person in p.people:
-                terms.setdefault(person, "person")
-            for domain in p.domains:
-                terms.setdefault(domain, "domain")
-                self._by_domain[domain.lower()] = p.id
-            for term, kind in terms.items():
-                if term.strip():
-                    self._by_term[term.lower()].append((p.id, kind))
-            for ticker in p.tickers:
-                self._by_ticker[ticker.upper()].append(p.id)
-            for phrase in p.exclude:
-                self._excludes[phrase.lower()].append(p.id)
-        self._add_phrases(self.matcher, self._by_term)
-        self._add_phrases(self.exclude_matcher, self._excludes)
+    # --- building --------------------------------------------------------------------------
 
-    def _add_phrases(self, matcher: PhraseMatcher, phrases: Iterable[str]) -> None:
-        phrases = list(phrases)
-        for phrase, doc in zip(phrases, self.nlp.tokenizer.pipe(phrases, batch_size=1000)):
-            matcher.add(phrase, [doc])
+    def update(self, prospects: Sequence[ProspectRecord]) -> int:
+        """Make the matchers match exactly `prospects`; only changed records are touched.
 
-    # --- tagging -------------------------------------------------------------------------
+        Returns how many prospect records were added, changed or removed.
+        """
+        wanted = {p.id: p for p in prospects}
+        stale = [pid for pid, old in self.prospects.items() if wanted.get(pid) != old]
+        for pid in stale:
+            self._remove(pid)
+        fresh = [p for pid, p in wanted.items() if pid not in self.prospects]
+        additions: dict[str, list[tuple[str, object]]] = defaultdict(list)
+        for record in fresh:
+            self.prospects[record.id] = record
+            entries = list(_entries_for(record))
+            self._entries[record.id] = entries
+            for matcher_name, key, value in entries:
+                bucket = self._index[matcher_name]
+                if key not in bucket:
+                    additions[matcher_name].append((key, value))
+                bucket[key].append(value)
+                if isinstance(value, _Term) and value.kind == "domain":
+                    self._by_domain[key] = record.id
+        for matcher_name, pairs in additions.items():
+            self._add_patterns(matcher_name, [key for key, _ in pairs])
+        return len(stale) + len([p for p in fresh if p.id not in stale])
+
+    def _remove(self, prospect_id: str) -> None:
+        self.prospects.pop(prospect_id, None)
+        for matcher_name, key, value in self._entries.pop(prospect_id, ()):
+            bucket = self._index[matcher_name]
+            refs = bucket.get(key)
+            if refs is None:
+                continue
+            if value in refs:
+                refs.remove(value)
+            if not refs:
+                del bucket[key]
+                if key in self._matchers[matcher_name]:
+                    self._matchers[matcher_name].remove(key)
+            if isinstance(value, _Term) and value.kind == "domain" and self._by_domain.get(key) == prospect_id:
+                del self._by_domain[key]
+
+    def _add_patterns(self, matcher_name: str, keys: list[str]) -> None:
+        matcher = self._matchers[matcher_name]
+        for key, doc in zip(keys, self.nlp.tokenizer.pipe(keys, batch_size=2000)):
+            if len(doc):
+                matcher.add(key, [doc])
+
+    # --- tagging ---------------------------------------------------------------------------
 
     def tag(self, item: TagInput) -> TagResult:
         return self.tag_many([item])[0]
 
     def tag_many(self, items: Sequence[TagInput]) -> list[TagResult]:
-        texts = [_compose(item) for item in items]
-        docs = self.nlp.pipe((text for text, _ in texts), batch_size=64)
-        return [self._tag_doc(doc, bounds, item) for doc, (_, bounds), item in zip(docs, texts, items)]
+        composed = [_compose(item) for item in items]
+        docs = self.nlp.pipe((text for text, _ in composed), batch_size=256)
+        return [self._tag_doc(doc, fields, item) for doc, (_, fields), item in zip(docs, composed, items)]
 
-    def _tag_doc(self, doc: Doc, bounds: list[tuple[str, int, int]], item: TagInput) -> TagResult:
-        excluded = self._excluded_spans(doc)
-        found: dict[str, list[_Evidence]] = defaultdict(list)
-        for match_id, start, end in self.matcher(doc):
-            span = doc[start:end]
-            term = self.nlp.vocab.strings[match_id]
-            for prospect_id, kind in self._by_term[term]:
-                if _inside(span, excluded.get(prospect_id, ())):
-                    continue
-                found[prospect_id].append(self._judge(span, kind, _where(span, bounds), prospect_id))
-        for prospect_id, evidence in self._ticker_mentions(doc, bounds):
-            found[prospect_id].append(evidence)
-        for prospect_id, evidence in self._link_mentions(item.url):
-            found[prospect_id].append(evidence)
-        mentions = []
-        for prospect_id, evidence in found.items():
-            score = self._score(prospect_id, evidence, doc)
+    def _tag_doc(self, doc: Doc, fields: list[tuple[str, int, int]], item: TagInput) -> TagResult:
+        title_cased = _title_is_title_cased(doc, fields)
+        occurrences = self._occurrences(doc, fields, item.url)
+        if not occurrences:
+            signals = self.signals.detect(doc, fields, [])
+            return TagResult(signals=tuple(signals), organizations=self._organizations(doc, ()))
+        keywords = self._keywords_found(doc, occurrences)
+        by_prospect: dict[str, list[_Occurrence]] = defaultdict(list)
+        for occurrence in occurrences:
+            by_prospect[occurrence.term.prospect_id].append(occurrence)
+        mentions, spans = [], []
+        for prospect_id, found in by_prospect.items():
+            for occurrence in found:
+                self._judge(occurrence, doc, title_cased)
+            score, evidence = _score(found, keywords.get(prospect_id, []))
             if score >= self.min_score:
-                mentions.append(Mention(prospect_id, round(score, 3), tuple(e.describe() for e in evidence)))
+                mentions.append(Mention(prospect_id, score, tuple(evidence)))
+                spans.extend(MentionSpan(prospect_id, o.span.start, o.span.end, o.where) for o in found
+                             if o.where != "link")
         mentions.sort(key=lambda m: (-m.score, m.prospect_id))
-        return TagResult(mentions=tuple(mentions))
+        signals = self.signals.detect(doc, fields, spans)
+        return TagResult(tuple(mentions), tuple(signals), self._organizations(doc, spans))
+
+    def _occurrences(self, doc: Doc, fields, url: str | None) -> list[_Occurrence]:
+        excluded = self._excluded_spans(doc)
+        found: list[_Occurrence] = []
+        for matcher_name in ("names", "exact"):
+            index = self._index[matcher_name]
+            for match_id, start, end in self._matchers[matcher_name](doc):
+                span = doc[start:end]
+                for term in index.get(self.nlp.vocab.strings[match_id], ()):
+                    if term.kind == "ticker" and not _ticker_prefixed(doc, start):
+                        continue
+                    if any(s.start <= start and end <= s.end for s in excluded.get(term.prospect_id, ())):
+                        continue
+                    found.append(_Occurrence(term, _where(span, fields), span))
+        found = _longest_per_prospect(found)
+        found.extend(self._url_mentions(doc, fields))
+        found.extend(self._link_mentions(doc, url))
+        return found
 
     def _excluded_spans(self, doc: Doc) -> dict[str, list[Span]]:
         spans: dict[str, list[Span]] = defaultdict(list)
-        for match_id, start, end in self.exclude_matcher(doc):
-            for prospect_id in self._excludes[self.nlp.vocab.strings[match_id]]:
+        index = self._index["exclude"]
+        for match_id, start, end in self._matchers["exclude"](doc):
+            for prospect_id in index.get(self.nlp.vocab.strings[match_id], ()):
                 spans[prospect_id].append(doc[start:end])
         return spans
 
-    def _judge(self, span: Span, kind: str, where: str, prospect_id: str) -> _Evidence:
-        evidence = _Evidence(kind, where, span.text)
-        if kind in ("name", "alias") and span.text.islower() and not _is_lower_name(self.prospects[prospect_id]):
-            evidence.weakened_by.append("not capitalized")
-        return evidence
+    def _keywords_found(self, doc: Doc, occurrences: list[_Occurrence]) -> dict[str, list[str]]:
+        """Each candidate prospect's keywords in the text, outside its own name and excluded phrases."""
+        taken: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        for o in occurrences:
+            taken[o.term.prospect_id].append((o.span.start, o.span.end))
+        for prospect_id, spans in self._excluded_spans(doc).items():
+            if prospect_id in taken:
+                taken[prospect_id].extend((s.start, s.end) for s in spans)
+        found: dict[str, list[str]] = defaultdict(list)
+        index = self._index["keyword"]
+        for match_id, start, end in self._matchers["keyword"](doc):
+            for prospect_id in index.get(self.nlp.vocab.strings[match_id], ()):
+                if prospect_id not in taken or any(s < end and start < e for s, e in taken[prospect_id]):
+                    continue
+                if doc[start:end].text not in found[prospect_id]:
+                    found[prospect_id].append(doc[start:end].text)
+        return found
 
-    def _ticker_mentions(self, doc: Doc, bounds) -> Iterable[tuple[str, _Evidence]]:
-        for token in doc:
-            prospect_ids = self._by_ticker.get(token.text)
-            if not prospect_ids or token.i == 0:
-                continue
-            before = doc[token.i - 1]
-            prefixed = before.text == "$" or (before.text == ":" and token.i >= 2
-                                               and doc[token.i - 2].text.upper() in EXCHANGES)
-            if prefixed:
-                for prospect_id in prospect_ids:
-                    yield prospect_id, _Evidence("ticker", _where(doc[token.i - 1:token.i + 1], bounds),
-                                                 doc[max(0, token.i - 2):token.i + 1].text)
+    def _url_mentions(self, doc: Doc, fields) -> Iterator[_Occurrence]:
+        # URLs stay one token, so a domain inside "https://www.acme.com/news" needs its own look.
+        if not self._by_domain:
+            return
+        for _, start, end in self._urls(doc):
+            span = doc[start:end]
+            prospect_id, host = self._domain_owner(span.text)
+            if prospect_id:
+                term = _Term(prospect_id, "domain", host, False)
+                yield _Occurrence(term, _where(span, fields), span)
 
-    def _link_mentions(self, url: str | None) -> Iterable[tuple[str, _Evidence]]:
-        host = (urlsplit(url).hostname or "").lower() if url else ""
-        while host and "." in host:
+    def _link_mentions(self, doc: Doc, url: str | None) -> Iterator[_Occurrence]:
+        prospect_id, host = self._domain_owner(url or "")
+        if prospect_id:
+            yield _Occurrence(_Term(prospect_id, "domain", host, False), "link", doc[0:0])
+
+    def _domain_owner(self, text: str) -> tuple[str | None, str]:
+        if not text:
+            return None, ""
+        host = (urlsplit(text if "//" in text else "//" + text).hostname or "").lower()
+        while host.count("."):
             if host in self._by_domain:
-                yield self._by_domain[host], _Evidence("domain", "link", host)
-                return
+                return self._by_domain[host], host
             host = host.split(".", 1)[1]
+        return None, ""
 
-    def _score(self, prospect_id: str, evidence: list[_Evidence], doc: Doc) -> float:
-        prospect = self.prospects[prospect_id]
-        strong = [e for e in evidence if e.kind in ("domain", "ticker", "person")]
-        names = [e for e in evidence if e.kind in ("name", "alias")]
-        confirmations = [f"keyword {k!r}" for k in prospect.keywords if _has_phrase(doc, k)]
-        if strong:
-            confirmations.append(f"{strong[0].kind} {strong[0].text!r}")
-        clean_names = [e for e in names if not e.weakened_by]
-        if prospect.ambiguous and not confirmations:
-            return 0.0  # an ambiguous name alone (Apple, Target, Shell) is not enough
-        if names and not clean_names and not confirmations:
-            return 0.0  # only lowercase uses of a capitalized name: 'apple', 'target'
-        best = max(KIND_WEIGHT[e.kind] + FIELD_BONUS[e.where] - 0.3 * bool(e.weakened_by) for e in evidence)
-        kinds = {e.kind for e in evidence}
-        best += 0.05 * (len(kinds) - 1) + 0.05 * min(len(confirmations), 2)
-        if confirmations and evidence:
-            evidence[0].confirmed_by.extend(confirmations)
-        return max(0.0, min(1.0, best))
+    def _judge(self, occurrence: _Occurrence, doc: Doc, title_cased: bool) -> None:
+        """Set one occurrence's confidence from the form matched and what surrounds it."""
+        term, span = occurrence.term, occurrence.span
+        notes = occurrence.notes
+        if term.kind in ("domain", "ticker", "acronym", "legal_name") or not len(span):
+            occurrence.confidence = BASE_CONFIDENCE[term.kind]
+            return
+        confidence = BASE_CONFIDENCE[term.kind]
+        if span.text.islower() and not term.text.islower():
+            confidence = LOWERCASE_CONFIDENCE
+            notes.append("not capitalized")
+        elif term.ambiguous:
+            confidence = AMBIGUOUS_CONFIDENCE
+            notes.append("ambiguous word")
+        if term.ambiguous or confidence == LOWERCASE_CONFIDENCE:
+            suffix = _legal_suffix_after(span)
+            capitalized = not span.text.islower()
+            running_text = occurrence.where != "title" or not title_cased
+            if suffix:
+                confidence = _noisy_or(confidence, CONFIRMATION_WEIGHT["legal suffix"])
+                notes.append(f"legal suffix {suffix!r}")
+            elif capitalized and running_text and _inside_longer_name(span):
+                confidence *= 0.3
+                notes.append(f"weakened: part of another name {span.doc[span.start - 1:span.end].text!r}")
+            elif capitalized and _place_follows(span):
+                confidence *= 0.3
+                notes.append("weakened: a place name follows")
+            else:
+                if capitalized and running_text and not _sentence_initial(span):
+                    confidence = _noisy_or(confidence, CONFIRMATION_WEIGHT["running text"])
+                    notes.append("capitalized in running text")
+                if capitalized and _acts_like_a_company(span):
+                    confidence = _noisy_or(confidence, CONFIRMATION_WEIGHT["company verb"])
+                    notes.append(f"followed by {span.doc[span.end].text!r}")
+        if self.uses_ner:
+            label = _entity_label(span)
+            if term.kind == "person":
+                if label == "PERSON":
+                    confidence = _noisy_or(confidence, 0.5)
+                    notes.append("NER PERSON")
+            elif label == "ORG":
+                confidence = _noisy_or(confidence, CONFIRMATION_WEIGHT["NER ORG"])
+                notes.append("NER ORG")
+            elif label in CONTRADICTING_ENTS:
+                # A small model's doubt should sink a doubtful word, not a distinctive name.
+                doubtful = term.ambiguous or "not capitalized" in notes
+                confidence *= 0.5 if doubtful else 0.85
+                notes.append(f"weakened: NER says {label}")
+        occurrence.confidence = confidence
 
+    def _organizations(self, doc: Doc, spans: Iterable[MentionSpan]) -> tuple[str, ...]:
+        if not self.uses_ner:
+            return ()
+        taken = {i for s in spans for i in range(s.start, s.end)}
+        names = []
+        for ent in doc.ents:
+            if ent.label_ != "ORG" or taken.intersection(range(ent.start, ent.end)):
+                continue
+            name = ent.text.strip(" '’\"“”")
+            name = name[:-2] if name.endswith(("'s", "’s")) else name
+            if len(name) >= 2 and any(c.isupper() for c in name) and name not in names \
+                    and name.lower() not in self._index["names"] and name not in self._index["exact"]:
+                names.append(name)
+        return tuple(names)
+
+
+# --- prospect records into matcher entries -------------------------------------------------
+
+def _entries_for(record: ProspectRecord) -> Iterator[tuple[str, str, object]]:
+    """(matcher, key, value) for everything that counts as a mention of `record`."""
+    seen: set[tuple[str, str, bool]] = set()
+
+    def term(text: str, kind: str) -> Iterator[tuple[str, str, object]]:
+        text = text.strip()
+        if not text:
+            return
+        acronym = _is_acronym(text)
+        matcher = "exact" if acronym or kind == "ticker" else "names"
+        key = text if matcher == "exact" else text.lower()
+        if (matcher, key, kind == "ticker") in seen:
+            return
+        seen.add((matcher, key, kind == "ticker"))
+        if kind in ("name", "alias") and acronym:
+            kind = "acronym"
+        yield matcher, key, _Term(record.id, kind, text, _ambiguous(record, text, kind))
+
+    for form, kind in [(record.name, "name")] + [(a, "alias") for a in record.aliases]:
+        base = company_basename(form)
+        if base and base.lower() != form.strip().lower():
+            yield from term(form, "legal_name")
+            yield from term(base, kind)
+        else:
+            yield from term(form, kind)
+    for person in record.people:
+        yield from term(person, "person")
+    for domain in record.domains:
+        yield from term(domain, "domain")
+    for ticker in record.tickers:
+        yield from term(ticker.upper(), "ticker")
+    for phrase in record.exclude:
+        if phrase.strip():
+            yield "exclude", phrase.strip().lower(), record.id
+    for keyword in record.keywords:
+        if keyword.strip():
+            yield "keyword", keyword.strip().lower(), record.id
+
+
+def _ambiguous(record: ProspectRecord, text: str, kind: str) -> bool:
+    """Does this form of the name need confirmation before it counts?"""
+    if kind not in ("name", "alias") or record.ambiguous is False or _is_acronym(text):
+        return False
+    one_word = len(text.split()) == 1
+    if record.ambiguous is True:
+        return one_word
+    return one_word and is_common_word(text)
+
+
+def _is_acronym(text: str) -> bool:
+    # "SAP", "GM", "BP": matched case-sensitively, or "gm" and "bp" would be everywhere.
+    letters = [c for c in text if c.isalpha()]
+    return bool(letters) and len(text) <= 6 and " " not in text and all(c.isupper() for c in letters)
+
+
+# --- judging ----------------------------------------------------------------------------------
+
+def _score(found: list[_Occurrence], keywords: list[str]) -> tuple[float, list[str]]:
+    """Combine a prospect's occurrences in one item into (score, evidence)."""
+    found.sort(key=lambda o: (FIELD_ORDER.index(o.where), -o.confidence))
+    confidence = max(o.confidence for o in found)
+    confirmations = []
+    strongest = max(found, key=lambda o: o.confidence)
+    if strongest.confidence < 0.8:
+        # A weak form (an ambiguous word) gets help from every other thing pointing the same way.
+        kinds_seen = set()
+        for other in found:
+            if other is strongest or other.term.kind in kinds_seen:
+                continue
+            kinds_seen.add(other.term.kind)
+            if other.term.kind in ("ticker", "domain", "person", "legal_name"):
+                weight = CONFIRMATION_WEIGHT.get(other.term.kind, CONFIRMATION_WEIGHT["legal suffix"])
+                confirmations.append(f"{other.term.kind} {other.span.text or other.term.text!r}")
+                confidence = _noisy_or(confidence, weight * (0.5 if "not capitalized" in other.notes else 1))
+            elif other.confidence >= 0.5 and other.span.text != strongest.span.text:
+                confirmations.append(f"{other.term.kind} {other.span.text!r}")
+                confidence = _noisy_or(confidence, CONFIRMATION_WEIGHT["other form"])
+        for keyword in keywords[:3]:
+            confirmations.append(f"keyword {keyword!r}")
+            confidence = _noisy_or(confidence, CONFIRMATION_WEIGHT["keyword"])
+    elif keywords:
+        confirmations.extend(f"keyword {k!r}" for k in keywords[:3])
+        confidence = _noisy_or(confidence, 0.2)
+    # Salience: where the best-supported occurrence sits, plus a little for repetition.
+    credible = [o for o in found if o.confidence >= 0.5] or found
+    salience = max(SALIENCE[o.where] for o in credible)
+    fields = {o.where for o in credible}
+    salience = min(1.0, salience + 0.03 * (len(fields) - 1))
+    score = round(min(MAX_SCORE, confidence * salience), 3)
+    evidence = [o.describe() for o in found[:6]]
+    if confirmations:
+        evidence.append("item: confirmed by " + ", ".join(confirmations))
+    evidence.append(f"score: confidence {confidence:.2f} × salience {salience:.2f}")
+    return score, evidence
+
+
+def _noisy_or(p: float, q: float) -> float:
+    return 1 - (1 - p) * (1 - q)
+
+
+def _longest_per_prospect(found: list[_Occurrence]) -> list[_Occurrence]:
+    """Drop a match inside a longer match of the same prospect ("Apple" inside "Apple Inc.")."""
+    result = []
+    for occurrence in found:
+        span, pid = occurrence.span, occurrence.term.prospect_id
+        if any(o is not occurrence and o.term.prospect_id == pid and o.span.start <= span.start
+               and span.end <= o.span.end and len(o.span) > len(span) for o in found):
+            continue
+        if any(o.term.prospect_id == pid and o.span.start == span.start and o.span.end == span.end
+               and o.term.kind == occurrence.term.kind for o in result):
+            continue
+        result.append(occurrence)
+    return result
+
+
+def _ticker_prefixed(doc: Doc, i: int) -> bool:
+    """`$ACME`, `NASDAQ: ACME`, `(NYSE:ACME)`: a bare ticker word is too often just a word."""
+    if i == 0:
+        return False
+    before = doc[i - 1].text
+    if before == "$":
+        return True
+    if before == ":" and i >= 2:
+        return doc[i - 2].text.upper() in EXCHANGES
+    return before.upper().rstrip(":") in EXCHANGES
+
+
+def _legal_suffix_after(span: Span) -> str | None:
+    doc = span.doc
+    i = span.end
+    if i < len(doc) and doc[i].text == ",":
+        i += 1
+    if i < len(doc):
+        word = doc[i].text
+        if word[:1].isupper() and word.strip(".").lower() in LEGAL_SUFFIXES:
+            return word
+    return None
+
+
+def _acts_like_a_company(span: Span) -> bool:
+    """'Intel said', 'Apple to open', 'Zoom shares': words that follow a company, not a fruit."""
+    doc = span.doc
+    return span.end < len(doc) and doc[span.end].lower_ in COMPANY_VERBS
+
+
+def _inside_longer_name(span: Span) -> bool:
+    """'Harrison Ford', 'Niger Delta', 'Times Square': a capitalized word right before."""
+    if span.start == 0:
+        return False
+    before = span.doc[span.start - 1]
+    return (before.is_alpha and before.is_title and before.lower_ not in TITLE_SMALL_WORDS
+            and not _sentence_initial(span.doc[before.i:before.i + 1]) and before.lower_ not in COMPANY_VERBS)
+
+
+def _place_follows(span: Span) -> bool:
+    """'Corning, N.Y.', 'Delta, Utah': a town, not the company."""
+    doc = span.doc
+    i = span.end
+    return i + 1 < len(doc) and doc[i].text == "," and doc[i + 1].text.lower() in US_STATES
+
+
+def _sentence_initial(span: Span) -> bool:
+    if span.start == 0:
+        return True
+    before = span.doc[span.start - 1]
+    return before.is_space or before.text in SENTENCE_BREAKS or "\n" in before.whitespace_
+
+
+def _entity_label(span: Span) -> str | None:
+    for ent in span.doc.ents:
+        if ent.start < span.end and span.start < ent.end:
+            return ent.label_
+    return None
+
+
+def _title_is_title_cased(doc: Doc, fields) -> bool:
+    """In a Title Cased Headline capital letters say nothing about names."""
+    bounds = next(((start, end) for name, start, end in fields if name == "title"), None)
+    if bounds is None:
+        return False
+    words = [t for t in doc.char_span(bounds[0], bounds[1], alignment_mode="expand") or ()
+             if t.is_alpha and t.lower_ not in TITLE_SMALL_WORDS]
+    if len(words) < 3:
+        return True
+    return sum(t.text[0].isupper() for t in words) / len(words) >= 0.75
+
+
+# --- composing an item's text ----------------------------------------------------------------
 
 def _compose(item: TagInput) -> tuple[str, list[tuple[str, int, int]]]:
     """One text for the whole item, with the character range of each field."""
     parts, bounds, offset = [], [], 0
     summary = plain_text(item.summary)
-    lead, _, rest = summary.partition(". ")
-    fields = [("title", plain_text(item.title)), ("lead", lead + ("." if rest else "")),
-              ("summary", rest), ("body", plain_text(item.content))]
+    lead, rest = _first_sentence(summary)
+    fields = [("title", plain_text(item.title)), ("lead", lead), ("summary", rest),
+              ("body", plain_text(item.content))]
     for name, text in fields:
         if not text:
             continue
@@ -216,20 +593,19 @@ def _compose(item: TagInput) -> tuple[str, list[tuple[str, int, int]]]:
     return "\n\n".join(parts), bounds
 
 
+def _first_sentence(text: str) -> tuple[str, str]:
+    for i, char in enumerate(text):
+        # ". " followed by a capital ends a sentence; "Inc. said" and "U.S. firm" do not.
+        if char in ".!?" and text[i + 1:i + 2] == " " and text[i + 2:i + 3][:1].isupper():
+            word = text[:i].rsplit(" ", 1)[-1].lower().strip(".")
+            if word in LEGAL_SUFFIXES or len(word) <= 2:
+                continue
+            return text[:i + 1], text[i + 2:]
+    return text, ""
+
+
 def _where(span: Span, bounds: list[tuple[str, int, int]]) -> str:
     for name, start, end in bounds:
         if start <= span.start_char < end:
             return name
     return "body"
-
-
-def _inside(span: Span, spans: Iterable[Span]) -> bool:
-    return any(s.start <= span.start and span.end <= s.end for s in spans)
-
-
-def _has_phrase(doc: Doc, phrase: str) -> bool:
-    return re.search(rf"(?<!\w){re.escape(phrase.lower())}(?!\w)", doc.text.lower()) is not None
-
-
-def _is_lower_name(prospect: ProspectRecord) -> bool:
-    return prospect.name.islower()

@@ -9,6 +9,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
+from models.stories import one_entry_per_story
 from models.tables import Item, Mention, Prospect, Signal, Source, SourceRun
 from models.values import Cursor, FeedFilters, ItemToStore, RunCounts, RunRecord, SourceState
 
@@ -88,26 +89,36 @@ def sync_sources(session: Session, sources: Iterable[Mapping[str, Any]], *, now:
         row = existing.get(spec["id"])
         values = {k: spec.get(k) for k in SOURCE_CONFIG_FIELDS}
         values["settings"] = dict(values["settings"] or {})
+        values["settings"]["config_url"] = values["url"]
         if row is None:
             session.add(Source(id=spec["id"], enabled=spec.get("enabled", True), next_check_at=now,
                                error_count=0, **values))
             continue
-        if row.url != values["url"]:  # another document: old validators would lie
-            row.etag = row.last_modified = None
+        # A 301/308 moved row.url on; only a new URL in config itself replaces it.
+        if (row.settings or {}).get("config_url", row.url) != values["url"]:
+            row.etag = row.last_modified = None  # another document: old validators would lie
             row.next_check_at = now
+        else:
+            values["url"] = row.url
         schedule_changed = (row.every_seconds, row.cron) != (values["every_seconds"], values["cron"])
         for key, value in values.items():
             setattr(row, key, value)
         if schedule_changed:
             row.next_check_at = now
         wanted = spec.get("enabled", True)
-        if wanted and (not row.enabled and row.disabled_reason in ("disabled in config", "removed from config")):
+        if wanted and (not row.enabled and row.disabled_reason in _RESUMABLE):
             row.enabled, row.disabled_reason, row.next_check_at = True, None, now
         elif not wanted:
             row.enabled, row.disabled_reason = False, "disabled in config"
     for row in existing.values():
-        if row.id not in seen and row.enabled:
-            row.enabled, row.disabled_reason = False, "removed from config"
+        # Feeds a discover source found are managed by models.derived_sources.
+        if row.id not in seen and row.enabled and "discovered_by" not in (row.settings or {}):
+            row.enabled = False
+            row.disabled_reason = NOT_EXPANDED if "template" in (row.settings or {}) else "removed from config"
+
+
+NOT_EXPANDED = "its prospect is archived or no longer matches the template's where:"
+_RESUMABLE = ("disabled in config", "removed from config", NOT_EXPANDED)
 
 
 def claim_due_sources(session: Session, *, now: datetime, owner: str, lease: timedelta,
@@ -136,7 +147,7 @@ def _state(row: Source) -> SourceState:
     return SourceState(id=row.id, kind=row.kind, url=row.url, visibility=row.visibility,
                        settings=dict(row.settings or {}), every_seconds=row.every_seconds,
                        cron=row.cron, etag=row.etag, last_modified=row.last_modified,
-                       error_count=row.error_count)
+                       error_count=row.error_count, connector_state=row.connector_state)
 
 
 def source_exists(session: Session, source_id: str) -> bool:
@@ -178,8 +189,11 @@ def recent_runs(session: Session, source_id: str, limit: int = 20) -> list[Sourc
 
 # --- runs ----------------------------------------------------------------------------------
 
-def save_batch(session: Session, source_id: str, run: RunRecord, items: Sequence[ItemToStore]) -> RunCounts:
+def save_batch(session: Session, source_id: str, run: RunRecord, items: Sequence[ItemToStore],
+               extra: RunCounts | None = None) -> RunCounts:
     """Store one source run: its items, their mentions and signals, the run and the source state.
+
+    `extra`: what the run did besides items (CRM accounts), added to the run's recorded counts.
 
     The caller commits once, so a run lands whole or not at all.
     """
@@ -209,7 +223,8 @@ def save_batch(session: Session, source_id: str, run: RunRecord, items: Sequence
             row.signals.clear()
             session.flush()
         _fill_item(row, data)
-    _finish_source(session, source_id, run, RunCounts(new, updated, seen))
+    extra = extra or RunCounts()
+    _finish_source(session, source_id, run, RunCounts(new + extra.new, updated + extra.updated, seen + extra.seen))
     return RunCounts(new=new, updated=updated, seen=seen)
 
 
@@ -222,7 +237,7 @@ def _fill_item(row: Item, data: ItemToStore) -> None:
     row.mentions = [Mention(prospect_id=m.prospect_id, score=m.score, evidence=list(m.evidence),
                             sort_at=row.sort_at) for m in data.mentions]
     row.signals = [Signal(type=s.type, score=s.score, evidence=list(s.evidence), prospect_id=s.prospect_id,
-                          role=s.role) for s in data.signals]
+                          role=s.role, stages=list(s.stages) or None) for s in data.signals]
 
 
 def record_failure(session: Session, source_id: str, run: RunRecord) -> None:
@@ -284,6 +299,7 @@ def items_feed(session: Session, filters: FeedFilters, *, limit: int, cursor: Cu
 
 def _filtered(query, filters: FeedFilters):
     query = query.where(Item.visibility.in_(filters.visibilities))
+    query = one_entry_per_story(query)  # a story carried by eight sources is one entry
     if filters.signal:
         query = query.where(Item.id.in_(select(Signal.item_id).where(Signal.type.in_(filters.signal))))
     if filters.stage:

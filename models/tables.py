@@ -74,6 +74,8 @@ class Source(Base):
     last_success_at: Mapped[datetime | None]
     lease_owner: Mapped[str | None] = mapped_column(String(200))
     lease_until: Mapped[datetime | None]
+    # What a connector remembers between runs (a watched page's line hashes, ...); 0002_connectors.
+    connector_state: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     __table_args__ = (Index("ix_sources_due", "enabled", "next_check_at"),)
 
@@ -121,6 +123,9 @@ class Item(Base):
     signals: Mapped[list["Signal"]] = relationship(back_populates="item", cascade="all, delete-orphan",
                                                    lazy="selectin")
     source: Mapped[Source] = relationship(lazy="joined")
+    # The near-duplicate story this item belongs to (0002_intel); feeds show one entry per story.
+    story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id", ondelete="SET NULL"), index=True)
+    story: Mapped["Story | None"] = relationship(foreign_keys=[story_id], lazy="selectin")
 
     __table_args__ = (UniqueConstraint("source_id", "dedup_key", name="uq_items_source_key"),)
 
@@ -152,12 +157,12 @@ class Signal(Base):
     evidence: Mapped[list[Any]] = mapped_column(default=list)
     # Set once the alert rules have looked at this signal (models/alerts.py).
     alert_checked_at: Mapped[datetime | None] = mapped_column(index=True)
+    # The sales stages this kind of event helps (intel/signal_taxonomy.py); 0002_intel.
+    stages: Mapped[list[Any] | None] = mapped_column(JSON)
 
     item: Mapped[Item] = relationship(back_populates="signals")
 
 
-class AlertDelivery(Base):
-    """One item to send to one webhook; unique per (target, item), so nothing is sent twice."""
 class ApiToken(Base):
     """A private feed/API token. Only its SHA-256 is stored: a leaked database leaks no tokens."""
 
@@ -176,6 +181,8 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None]
 
 
+class AlertDelivery(Base):
+    """One item to send to one webhook; unique per (target, item), so nothing is sent twice."""
 
     __tablename__ = "alert_deliveries"
 
@@ -196,3 +203,50 @@ class ApiToken(Base):
 
     __table_args__ = (UniqueConstraint("target", "item_id", name="uq_alert_deliveries_target_item"),
                       Index("ix_alert_deliveries_due", "status", "next_attempt_at"))
+
+
+class Story(Base):
+    """One news story however many sources carried it (near-duplicates clustered; 0002_intel)."""
+
+    __tablename__ = "stories"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # The item feeds show for the story: the first one seen.
+    lead_item_id: Mapped[int | None] = mapped_column(ForeignKey("items.id", ondelete="SET NULL",
+                                                                use_alter=True, name="fk_stories_lead_item"))
+    signature: Mapped[list[Any]] = mapped_column(default=list)  # MinHash values of the lead item
+    item_count: Mapped[int] = mapped_column(Integer, default=1)
+    source_count: Mapped[int] = mapped_column(Integer, default=1)
+    first_seen_at: Mapped[datetime]
+    # When the last new source joined: the lead entry's new `updated`.
+    updated_at: Mapped[datetime] = mapped_column(index=True)
+
+    items: Mapped[list[Item]] = relationship(foreign_keys="Item.story_id", viewonly=True, lazy="selectin",
+                                             order_by="Item.id")
+
+
+class StoryBand(Base):
+    """Locality-sensitive hash bands of a story's signature: candidates in one indexed lookup."""
+
+    __tablename__ = "story_bands"
+
+    band: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hash: Mapped[str] = mapped_column(String(40), primary_key=True)
+    story_id: Mapped[int] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"), primary_key=True,
+                                          index=True)
+
+
+class OrganizationSeen(Base):
+    """An organization (not a prospect) a statistical model found in an item: lead discovery."""
+
+    __tablename__ = "organizations_seen"
+
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), primary_key=True)
+    org_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    # Signal types of the item strong enough to count (score >= the discovery threshold).
+    signal_types: Mapped[list[Any]] = mapped_column(default=list)
+    seen_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_organizations_seen_key", "org_key", "seen_at"),)
+

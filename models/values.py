@@ -25,6 +25,8 @@ class Signal:
     evidence: tuple[str, ...] = ()
     prospect_id: str | None = None
     role: str | None = None
+    # The sales stages this kind of event helps (prospecting, ..., servicing).
+    stages: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,8 @@ class SourceState:
     error_count: int
     # The worker holding the lease: its run releases the lease only if it still holds it.
     lease_owner: str | None = None
+    # What the connector asked to remember after its last successful run.
+    connector_state: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
