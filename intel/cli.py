@@ -242,9 +242,9 @@ def _start_worker(path: Path | None, config: Config, sessions, on_reload=None):
     from intel.service import WorkerService
 
     running = WorkerService(path or default_config_path(), config, sessions, on_reload=on_reload)
-    running.start()
     if hasattr(signal, "SIGHUP"):
         signal.signal(signal.SIGHUP, lambda *_: running.request_reload())
+    running.start()
     return running
 
 
