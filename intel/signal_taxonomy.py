@@ -145,7 +145,8 @@ DEFAULT_TAXONOMY: tuple[SignalType, ...] = (
           before="acquirer", after="target"),
         R(f"{BUY}", before="acquirer", after="target", w=0.4),
         R("snaps|snapped|scoops|scooped|snapping up", before="acquirer", after="target"),
-        R(f"{ACQUIRE}|bought|purchased|taken over by", before="target", after="acquirer"),
+        R(f"{ACQUIRE}|bought|purchased|snapped by", before="target", after="acquirer"),
+        R("taken over by", before="target", after="acquirer"),
         R("acquisition|purchase|takeover|buyout of", before="acquirer", after="target"),
         R("acquisition|takeover|buyout|buy-out|merger|mergers|m&a", w=0.6),
         R("merge|merges|merged|merging|combine|combines with", before="acquirer", after="target"),
@@ -182,7 +183,6 @@ DEFAULT_TAXONOMY: tuple[SignalType, ...] = (
         R("resigns|resigned|resignation|ousted|ousts|succeeds|successor|succession|reshuffle|shake-up|"
           "shakeup", w=0.55),
         R(f"joins|joined|join ~? ~? as {EXEC}"),
-        R("board of directors|director appointment"),
     ), ("chief executive", "appointment", "successor", "management change")),
     SignalType("hiring", ("prospecting", "qualifying"), (
         R(f"{HIRE} ~? ~? #NUM|hundreds|thousands|more|up"),
@@ -256,8 +256,8 @@ DEFAULT_TAXONOMY: tuple[SignalType, ...] = (
         R("selected|chosen|picked|tapped by", before="winner", after="customer", w=0.7),
         R("picked|selected|chose|chosen|tapped|hired ~ ~? ~? ~? to build|supply|provide|rebuild|deliver|"
           "develop|manufacture|operate|run|design", before="customer", after="winner", w=0.7),
-        R("task order|supply deal|supply agreement|supply contract|purchase order|framework agreement|"
-          "enterprise agreement|master services agreement", w=0.7),
+        R("task|purchase order|orders", w=0.7),
+        R("supply|framework|enterprise|services|outsourcing deal|agreement|contract", w=0.7),
         R("multi-year|multiyear|multibillion-dollar|billion-dollar|million-dollar|multimillion-dollar ~? ~? "
           "contract|deal|agreement|order", w=0.6),
         R("under the award|contract", w=0.6),
@@ -282,7 +282,8 @@ DEFAULT_TAXONOMY: tuple[SignalType, ...] = (
         R("ipo|ipos|i.p.o.", w=0.8),
         R("initial public offering|offerings", w=0.9),
         R("go|goes|going|went|gone|to public"),
-        R("public listing|market debut|trading debut|stock-market debut|direct listing|listing debut"),
+        R("public|direct|stock-market listing"),
+        R("market|trading|listing|stock-market debut"),
         R("stock market debut"),
         R("debuts|debuted|debut|lists|listed|listing on", w=0.6),
         R("begins|began|starts|started|start|begin trading"),
@@ -308,7 +309,11 @@ DEFAULT_TAXONOMY: tuple[SignalType, ...] = (
         R("under|opens|opened|launches|faces ~? investigation|probe|scrutiny"),
         R("investigation|investigating|investigates", w=0.45),
         R("recall|recalls|recalled", w=0.6),
-        R("going concern|credit downgrade|debt restructuring|missed payment|liquidity crunch|default on"),
+        R("going concern"),
+        R("credit downgrade|rating cut"),
+        R("debt restructuring|default|defaults|pile"),
+        R("missed ~? payment|payments"),
+        R("liquidity crunch|crisis|squeeze"),
         R("downgrade|downgraded|defaults|defaulted|delisted|delisting|restatement|distressed|creditors",
           w=0.55),
     ), ("allegations", "alleges", "regulator", "settlement", "court")),
@@ -317,7 +322,8 @@ DEFAULT_TAXONOMY: tuple[SignalType, ...] = (
         R("breach|breached|hack|hacked|hacker|hackers|cyberattack|cyber-attack|cyberattacks|ransomware|malware|"
           "intrusion|credential-stuffing|phishing|spyware|ddos", w=0.7),
         R("cyber|security|ransomware attack|incident|breach|attacks"),
-        R("attackers|threat actor|actors|group", w=0.6),
+        R("attackers|hackers", w=0.6),
+        R("threat actor|actors|group", w=0.6),
         R("stolen|leaked|exposed|compromised|hijacked credentials|passwords|data|records|information|accounts|"
           "details", w=0.75),
         R("unauthorized|unauthorised access"),

@@ -55,11 +55,12 @@ class SignalDetector:
         self.matcher = Matcher(nlp.vocab)
         self.keywords = PhraseMatcher(nlp.vocab, attr="LOWER")
         self._rules: dict[str, tuple[str, Rule]] = {}
+        split = _splitter(nlp)
         for signal_type in self.types.values():
             for n, rule in enumerate(signal_type.rules):
                 key = f"{signal_type.name}#{n}"
                 self._rules[key] = (signal_type.name, rule)
-                self.matcher.add(key, [compile_pattern(rule.pattern)])
+                self.matcher.add(key, compile_pattern(rule.pattern, split))
             keywords = list(dict.fromkeys(k.lower() for k in signal_type.keywords))
             self.keywords.add(signal_type.name, list(nlp.tokenizer.pipe(keywords)))
         self._vocab = nlp.vocab
@@ -137,6 +138,17 @@ def _participants(found, mentions: Sequence[MentionSpan]) -> list[tuple[str | No
     return list(roles.items())
 
 
+def _splitter(nlp: Language):
+    cache: dict[str, list[str]] = {}
+
+    def split(word: str) -> list[str]:
+        if word not in cache:
+            cache[word] = [t.lower_ for t in nlp.tokenizer(word)]
+        return cache[word]
+
+    return split
+
+
 def _field_of(doc: Doc, token_i: int, fields) -> str:
     char = doc[token_i].idx
     for name, start, end in fields:
@@ -152,30 +164,38 @@ AMOUNT = r"^\d[\d,.]*(k|m|mn|mln|b|bn|bln|million|billion)?$"
 SCALE = ["million", "billion", "m", "bn", "mln", "b", "k", "mn", "trillion"]
 
 
-def compile_pattern(pattern: str) -> list[dict]:
-    """The pattern language (module docstring) into one spaCy Matcher pattern."""
-    tokens: list[dict] = []
+def compile_pattern(pattern: str, split=None) -> list[list[dict]]:
+    """The pattern language (module docstring) into spaCy Matcher patterns.
+
+    `split(word)` gives the tokens the tokenizer makes of a word: "lay-offs" is
+    three tokens, so an alternative like that becomes a pattern of its own.
+    """
+    split = split or (lambda word: [word])
+    variants: list[list[dict]] = [[]]
     for word in pattern.split():
         optional = word.endswith("?") and len(word) > 1
         word = word[:-1] if optional else word
         op = {"OP": "?"} if optional else {}
         if word == "~":
-            tokens.append({"OP": "?"})
+            options = [[{"OP": "?"}]]
         elif word == "#MONEY":
-            tokens.extend([{"LOWER": {"IN": CURRENCY}, **op}, {"LOWER": {"REGEX": AMOUNT}, **op},
-                           {"LOWER": {"IN": SCALE}, "OP": "?"}])
+            options = [[{"LOWER": {"IN": CURRENCY}, **op}, {"LOWER": {"REGEX": AMOUNT}, **op},
+                        {"LOWER": {"IN": SCALE}, "OP": "?"}]]
         elif word == "#NUM":
-            tokens.append({"LIKE_NUM": True, **op})
+            options = [[{"LIKE_NUM": True, **op}]]
         elif word == "#CAP":
-            tokens.append({"IS_TITLE": True, **op})
+            options = [[{"IS_TITLE": True, **op}]]
         else:
             choices = [w for w in word.lower().split("|") if w]
             if not choices:
                 raise ValueError(f"empty token in signal pattern {pattern!r}")
-            tokens.append({"LOWER": {"IN": choices}, **op} if len(choices) > 1 else {"LOWER": choices[0], **op})
-    if not tokens or all(t.get("OP") == "?" for t in tokens):
+            single = [c for c in choices if len(split(c)) == 1]
+            options = [[{"LOWER": {"IN": single}, **op}]] if single else []
+            options += [[{"LOWER": part, **op} for part in split(c)] for c in choices if len(split(c)) > 1]
+        variants = [v + option for v in variants for option in options]
+    if not variants[0] or all(t.get("OP") == "?" for t in variants[0]):
         raise ValueError(f"signal pattern {pattern!r} matches nothing in particular")
-    return tokens
+    return variants
 
 
 def build_taxonomy(config: SignalsConfig) -> list[SignalType]:

@@ -371,19 +371,39 @@ class ProspectTagger:
         occurrence.confidence = confidence
 
     def _organizations(self, doc: Doc, spans: Iterable[MentionSpan]) -> tuple[str, ...]:
+        """ORG entities that are not prospects ("Apple and Foxconn" leaves "Foxconn")."""
         if not self.uses_ner:
             return ()
         taken = {i for s in spans for i in range(s.start, s.end)}
-        names = []
+        names: list[str] = []
         for ent in doc.ents:
-            if ent.label_ != "ORG" or taken.intersection(range(ent.start, ent.end)):
+            if ent.label_ != "ORG":
                 continue
-            name = ent.text.strip(" '’\"“”")
-            name = name[:-2] if name.endswith(("'s", "’s")) else name
-            if len(name) >= 2 and any(c.isupper() for c in name) and name not in names \
-                    and name.lower() not in self._index["names"] and name not in self._index["exact"]:
-                names.append(name)
+            for part in _untaken_runs(ent, taken):
+                name = part.text.strip(" '’\"“”")
+                name = name[:-2].rstrip() if name.endswith(("'s", "’s")) else name
+                if (len(name) >= 2 and any(c.isupper() for c in name) and name not in names
+                        and name.lower() not in self._index["names"] and name not in self._index["exact"]):
+                    names.append(name)
         return tuple(names)
+
+
+def _untaken_runs(ent: Span, taken: set[int]) -> Iterator[Span]:
+    """The stretches of an entity outside prospect mentions, without joining words at their ends."""
+    start = None
+    for i in range(ent.start, ent.end + 1):
+        if i < ent.end and i not in taken:
+            start = i if start is None else start
+            continue
+        if start is not None:
+            run = ent.doc[start:i]
+            while len(run) and (run[0].is_punct or run[0].lower_ in ("and", "&", "of", "with")):
+                run = run[1:]
+            while len(run) and (run[-1].is_punct or run[-1].lower_ in ("and", "&", "of", "with")):
+                run = run[:-1]
+            if len(run):
+                yield run
+            start = None
 
 
 # --- prospect records into matcher entries -------------------------------------------------
