@@ -39,7 +39,9 @@ DELIMITERS = ",;\t|"
 _DOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$")
 _BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
          (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
-LIST_FIELDS = ("domains", "owner", "aliases", "people")
+# What exports that are not UTF-8 come in: Windows code pages, then East Asian and Cyrillic ones.
+EXPORT_ENCODINGS = ("cp1252", "cp1250", "cp1251", "cp1253", "cp1254", "cp1257", "iso8859_15", "mac_roman",
+                    "shift_jis", "euc_jp", "gb18030", "big5", "euc_kr", "koi8_r")
 
 # rows read so far, rows expected (None: unknown)
 Progress = Callable[[int, int | None], None]
@@ -123,18 +125,18 @@ class CrmConnector:
             values = {name: [_cell(row.get(c)) for c in cols] for name, cols in columns.items()}
             name = _first(values.get("name"))
             if not name:
-                table.problems.append(f"{where}: no account name; row skipped")
+                table.problems.append(f"{where}: no account name (row skipped)")
                 continue
             fields: dict[str, Any] = {"name": name}
             if _first(values.get("id")):
                 fields["id"] = _first(values["id"])
             domains = []
             for value in values.get("domains", []):
-                for part in _split(value, r"[,;\s]+"):
+                for part in _split(value, r"[,;|]+"):
                     domain = domain_of(part)
                     if domain is None:
-                        table.problems.append(f"{where}: {part!r} is not a website or domain; kept the row "
-                                              "without it")
+                        table.problems.append(f"{where}: {part!r} is not a website or domain (row kept "
+                                              "without it)")
                     elif domain not in domains:
                         domains.append(domain)
             fields["domains"] = domains
@@ -149,8 +151,8 @@ class CrmConnector:
             yield AccountRow(file=export.name, row=number, fields=fields)
         self._report(None, table.total)
         for stage, rows in unmapped.most_common():
-            table.problems.append(f"{export.name}: stage {stage!r} ({rows} row(s)) matches no sales stage; "
-                                  "those accounts were imported without a stage (add it to stage_map)")
+            table.problems.append(f"{export.name}: stage {stage!r} ({rows} row(s)) matches no sales stage, "
+                                  "so those accounts have none (add it to stage_map)")
 
     def _activities(self, export: Export, table: Table, columns: Mapping[str, list[str]],
                     spec: SourceSpec) -> Iterator[RawItem]:
@@ -159,7 +161,7 @@ class CrmConnector:
             values = {name: _first([_cell(row.get(c)) for c in cols]) for name, cols in columns.items()}
             account = values.get("account")
             if not account:
-                table.problems.append(f"{export.name}:{number}: no account or organization; row skipped")
+                table.problems.append(f"{export.name}:{number}: no account or organization (row skipped)")
                 continue
             subject, body = values.get("subject", ""), values.get("body", "")
             title = subject or (body[:80].rsplit(" ", 1)[0] + " …" if len(body) > 80 else body) \
@@ -220,10 +222,23 @@ def decode_text(data: bytes, encoding: str | None = None) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
-        from charset_normalizer import from_bytes
+        return data.decode(_detected_encoding(data), errors="replace")
 
-        best = from_bytes(data[:1024 * 1024]).best()
-        return data.decode(best.encoding if best is not None else "cp1252", errors="replace")
+
+def _detected_encoding(data: bytes) -> str:
+    """What a non-UTF-8 export is in, among the encodings spreadsheets and CRMs write.
+
+    Windows-1252 is what Excel writes in most of the world, so it wins every tie.
+    """
+    from charset_normalizer import from_bytes
+
+    matches = list(from_bytes(data[:1024 * 1024], cp_isolation=list(EXPORT_ENCODINGS)))
+    if not matches:
+        return "cp1252"
+    best = min(matches, key=lambda m: m.chaos)
+    if any(m.encoding == "cp1252" and m.chaos <= best.chaos for m in matches):
+        return "cp1252"
+    return best.encoding
 
 
 def sniff_delimiter(header_line: str) -> str:
@@ -252,7 +267,7 @@ def _csv_table(export: Export, encoding: str | None, delimiter: str | None) -> T
             except StopIteration:
                 return
             except csv.Error as exc:
-                problems.append(f"{export.name}:{reader.line_num}: unreadable CSV ({exc}); stopped reading here")
+                problems.append(f"{export.name}:{reader.line_num}: unreadable CSV ({exc}) (stopped reading here)")
                 return
             if not any(c.strip() for c in cells):
                 continue
@@ -260,7 +275,7 @@ def _csv_table(export: Export, encoding: str | None, delimiter: str | None) -> T
                 cells = cells[:len(columns)]
             if len(cells) != len(columns):
                 problems.append(f"{export.name}:{reader.line_num}: {len(cells)} fields where the header has "
-                                f"{len(columns)}; row skipped")
+                                f"{len(columns)} (row skipped)")
                 continue
             yield reader.line_num, dict(zip(columns, cells))
 
@@ -313,7 +328,7 @@ def _json_table(export: Export, records_expression: str) -> Table:
     def rows() -> Iterator[tuple[int, dict[str, Any]]]:
         for number, record in enumerate(records, start=1):
             if not isinstance(record, dict):
-                problems.append(f"{export.name}: record {number} is not an object; skipped")
+                problems.append(f"{export.name}: record {number} is not an object (skipped)")
                 continue
             yield number, record
 

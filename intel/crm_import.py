@@ -54,14 +54,14 @@ def account_records(accounts: Sequence[AccountRow], origin: str, origins: dict[s
             prospect_id, n = f"{base}-{n}", n + 1
         owner = origins.get(prospect_id)
         if owner is not None and owner != origin:
-            problems.append(f"{where}: prospect id {prospect_id!r} is already defined by {owner}; row skipped")
+            problems.append(f"{where}: prospect id {prospect_id!r} is already defined by {owner} (row skipped)")
             continue
         try:
             record = ProspectRecord(id=prospect_id, **fields)
         except ValidationError as exc:
-            reasons = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'row'}: "
+            reasons = ", ".join(f"{'.'.join(str(p) for p in e['loc']) or 'row'}: "
                                 f"{e['msg'].removeprefix('Value error, ')}" for e in exc.errors())
-            problems.append(f"{where}: {reasons}; row skipped")
+            problems.append(f"{where}: {reasons} (row skipped)")
             continue
         taken.add(prospect_id)
         records.append(record)
