@@ -76,6 +76,9 @@ class SourceHealthOut(BaseModel):
     last_http_status: int | None
     last_items_new: int | None
     last_duration_ms: int | None
+    last_items_seen: int | None = None
+    last_bytes: int | None = None
+    last_run_note: str | None = None
 
 
 class Health(BaseModel):

@@ -113,21 +113,27 @@ def list_entries(page: str, base_url: str, selectors: Mapping[str, str], *, date
             skipped += 1
             continue
         summary = _text(node, selectors["summary"]) if selectors.get("summary") else ""
-        published = parse_date(_text(node, selectors["date"]), date_format) if selectors.get("date") else None
+        published = parse_date(_text(node, selectors["date"], first=True), date_format) \
+            if selectors.get("date") else None
         items.append(RawItem(title=title, url=urljoin(base_url, link.strip()) if link else None,
                              summary=html.escape(summary), published_at=published, visibility=visibility))
     return tuple(items), skipped
 
 
-def _text(node: Selector, selector: str) -> str:
-    found = node.css(selector)
-    if not found:
-        return ""
-    if "::" in selector:  # ::text or ::attr(...) already selects strings
-        value = " ".join(v for v in found.getall() if v.strip())
-    else:
-        value = found[0].xpath("normalize-space(string(.))").get("")
-    return " ".join(value.split())
+def _text(node: Selector, selector: str, *, first: bool = False) -> str:
+    """Text the selector picks in `node`: ::text and ::attr() strings as they are, elements' text content.
+
+    An element selector takes its first match; a ::text selector joins all of its strings.
+    """
+    parts = []
+    for found in node.css(selector):
+        value = found.root if isinstance(found.root, str) else found.xpath("normalize-space(string(.))").get("")
+        value = " ".join(value.split())
+        if value:
+            parts.append(value)
+            if first or not isinstance(found.root, str):
+                break
+    return " ".join(parts)
 
 
 # --- change mode ---------------------------------------------------------------------------

@@ -192,12 +192,16 @@ def sources(config: ConfigOption = None) -> None:
     sessions = make_sessionmaker(make_engine(_config(config).database))
     with sessions() as session:
         rows = repository.sources_health(session)
-    table = Table("source", "kind", "enabled", "last status", "errors", "items", "last run", "next check",
-                  "last error")
+    table = Table("source", "kind", "enabled", "last status", "http", "new/seen", "bytes", "ms", "errors",
+                  "items", "last run", "next check", "last error or note")
     for row in rows:
+        ran = row["last_status"] is not None
         table.add_row(row["id"], row["kind"], "yes" if row["enabled"] else f"no ({row['disabled_reason']})",
-                      row["last_status"] or "never run", str(row["error_count"]), str(row["items"]),
-                      _when(row["last_run_at"]), _when(row["next_check_at"]), row["last_error"] or "")
+                      row["last_status"] or "never run", str(row["last_http_status"] or "-"),
+                      f"{row['last_items_new']}/{row['last_items_seen']}" if ran else "-",
+                      str(row["last_bytes"]) if ran else "-", str(row["last_duration_ms"]) if ran else "-",
+                      str(row["error_count"]), str(row["items"]), _when(row["last_run_at"]),
+                      _when(row["next_check_at"]), row["last_error"] or row["last_run_note"] or "")
     console.print(table)
 
 
@@ -281,6 +285,9 @@ app.command()(status)
 
 from intel.cli_discoveries import discoveries  # noqa: E402  (own module; registered here)
 app.command()(discoveries)
+
+from intel.cli_import import import_export  # noqa: E402  (own module; registered here)
+app.command("import")(import_export)
 
 if __name__ == "__main__":
     app()

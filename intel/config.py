@@ -18,7 +18,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from intel.errors import IntelError
 from intel.prospects import assign_ids
-from intel.settings import Config, ProspectRecord
+from intel.settings import SOURCE_KINDS, Config, ProspectRecord
 
 DEFAULT_CONFIG = Path("config/intel.yaml")
 ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -70,8 +70,7 @@ def load_config(path: str | Path | None = None) -> Config:
     return config.model_copy(update={
         "database": resolve_database_url(config.database, path.parent),
         "prospects": assign_ids(prospects),
-        "sources": [s.model_copy(update={"url": _resolve_file_url(s.url, path.parent)})
-                    for s in config.sources],
+        "sources": [s.resolved(path.parent) for s in config.sources],
     })
 
 
@@ -80,13 +79,6 @@ def resolve_database_url(url: str, base: Path) -> str:
     prefix = "sqlite:///"
     if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
         return prefix + str((base / url[len(prefix):]).resolve())
-    return url
-
-
-def _resolve_file_url(url: str, base: Path) -> str:
-    """file:demo/feed.xml is relative to the config file's folder."""
-    if url.startswith("file:") and not url.startswith("file://"):
-        return (base / url[len("file:"):]).resolve().as_uri()
     return url
 
 
@@ -176,14 +168,25 @@ def _duplicate_ids(config: Config, path: Path, root: yaml.Node | None) -> list[C
 def _problems_from(exc: ValidationError, path: Path, root: yaml.Node | None) -> list[ConfigProblem]:
     problems = []
     for error in exc.errors():
-        loc = tuple(part for part in error["loc"] if not _is_union_tag(part))
+        loc = _without_kind_tag(tuple(part for part in error["loc"] if not _is_union_tag(part)))
         message = error["msg"]
-        if error["type"] == "extra_forbidden":
+        if error["type"] in ("union_tag_invalid", "union_tag_not_found") and loc[:1] == ("sources",):
+            loc = loc + ("kind",)
+            message = (f"unknown source kind {error['input'].get('kind')!r}; use one of {', '.join(SOURCE_KINDS)}"
+                       if error["type"] == "union_tag_invalid" else "required key 'kind' is missing")
+        elif error["type"] == "extra_forbidden":
             message = f"unknown key {loc[-1]!r} (check the spelling)"
         elif error["type"] == "missing":
             message = f"required key {loc[-1]!r} is missing"
         problems.append(_problem_at(path, root, loc, message.removeprefix("Value error, ")))
     return problems
+
+
+def _without_kind_tag(loc: tuple) -> tuple:
+    # A source's kind picks its model; pydantic puts the kind into the location (sources.3.web.url).
+    if len(loc) > 2 and loc[0] == "sources" and isinstance(loc[1], int) and loc[2] in SOURCE_KINDS:
+        return loc[:2] + loc[3:]
+    return loc
 
 
 def _is_union_tag(part: Any) -> bool:

@@ -36,7 +36,8 @@ def next_check_after_failure(state: SourceState, now: datetime, policy: Schedule
     """Exponential backoff on consecutive errors, never sooner than Retry-After asks."""
     failures = state.error_count + 1
     interval = min(policy.max_backoff, policy_interval(state, now, policy) * 2 ** (failures - 1))
-    interval = max(interval, retry_after or 0.0)
+    # Never sooner than Retry-After asks, never later than the configured maximum.
+    interval = min(max(interval, retry_after or 0.0), policy.max_backoff)
     return now + timedelta(seconds=interval + _jitter(interval, None, rng))
 
 

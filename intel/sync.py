@@ -19,13 +19,16 @@ def source_row(source: SourceConfig) -> dict[str, Any]:
     return {"id": source.id, "kind": source.kind, "url": source.url, "title": source.title,
             "visibility": source.visibility, "every_seconds": source.every, "cron": source.cron,
             "enabled": source.enabled,
-            "settings": source.model_dump(mode="json", exclude=_SOURCE_COLUMNS)}
+            "settings": source.model_dump(mode="json", exclude=_SOURCE_COLUMNS, exclude_none=True)}
 
 
 def sync_config(sessions: sessionmaker[Session], config: Config) -> None:
     """One transaction: config prospects upserted (others from config archived), sources synced."""
+    from intel.templates import sync_sources_with_prospects  # it imports source_row from here
+
     now = utcnow()
     with sessions.begin() as session:
         serialize_config_sync(session)  # workers starting together would insert the same rows
         repository.sync_prospects(session, [p.model_dump() for p in config.prospects], origin="config", now=now)
-        repository.sync_sources(session, [source_row(s) for s in config.sources], now=now)
+        # Sources follow prospects: per-prospect templates are expanded against the stored list.
+        sync_sources_with_prospects(session, config, now)

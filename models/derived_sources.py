@@ -11,6 +11,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Sequence
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -49,6 +50,8 @@ def subscribe_discovered(session: Session, parent_id: str, feeds: Sequence[Found
         for key in ("prospect", "attach_prospect"):
             if key in parent_settings:
                 settings[key] = parent_settings[key]
+        if parent_settings.get("allow_private") and urlsplit(feed.url).hostname == urlsplit(parent.url).hostname:
+            settings["allow_private"] = True  # the opted-in host itself, nothing else
         title = feed.title or feed.url
         if parent.title:
             title = f"{parent.title}: {title}"

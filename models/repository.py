@@ -178,6 +178,10 @@ def sources_health(session: Session) -> list[dict[str, Any]]:
             "last_http_status": run.http_status if run else None,
             "last_items_new": run.items_new if run else None,
             "last_duration_ms": run.duration_ms if run else None,
+            "last_items_seen": run.items_seen if run else None,
+            "last_bytes": run.bytes_read if run else None,
+            # Warnings of an ok run (skipped CRM rows, ...) or the error of a failed one.
+            "last_run_note": run.error if run else None,
         })
     return health
 
@@ -224,8 +228,9 @@ def save_batch(session: Session, source_id: str, run: RunRecord, items: Sequence
             session.flush()
         _fill_item(row, data)
     extra = extra or RunCounts()
-    _finish_source(session, source_id, run, RunCounts(new + extra.new, updated + extra.updated, seen + extra.seen))
-    return RunCounts(new=new, updated=updated, seen=seen)
+    counts = RunCounts(new + extra.new, updated + extra.updated, seen + extra.seen)
+    _finish_source(session, source_id, run, counts)
+    return counts
 
 
 def _fill_item(row: Item, data: ItemToStore) -> None:
