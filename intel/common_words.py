@@ -51,3 +51,8 @@ def is_common_word(word: str) -> bool:
     if lower in words and lower_p >= DICTIONARY_WORD_FLOOR and lower_p >= capitalized_p - LOWER_VS_CAPITALIZED:
         return True
     return lower_p >= FREQUENT_WORD_FLOOR and lower_p >= capitalized_p
+
+
+def log_probability(word: str) -> float:
+    """How often `word` (exactly as cased) appears in English text, as a natural log; -20 when unseen."""
+    return _tables()[1].get(word, -20.0)

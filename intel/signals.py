@@ -19,13 +19,15 @@ after the words ("X acquires Y": acquirer, target).
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
-from typing import Iterable, NamedTuple, Sequence
+from typing import Iterable, Iterator, NamedTuple, Sequence
 
 from spacy.language import Language
 from spacy.matcher import Matcher, PhraseMatcher
 from spacy.tokens import Doc
 
+from intel.common_words import log_probability
 from intel.settings import STAGES, SignalsConfig, SignalTypeConfig
 from intel.signal_taxonomy import DEFAULT_TAXONOMY, Rule, SignalType
 from models.values import Signal
@@ -52,17 +54,14 @@ class SignalDetector:
     def __init__(self, nlp: Language, config: SignalsConfig) -> None:
         self.min_score = config.min_score
         self.types = {t.name: t for t in build_taxonomy(config)}
-        self.matcher = Matcher(nlp.vocab)
         self.keywords = PhraseMatcher(nlp.vocab, attr="LOWER")
         self._rules: dict[str, tuple[str, Rule]] = {}
-        split = _splitter(nlp)
         for signal_type in self.types.values():
             for n, rule in enumerate(signal_type.rules):
-                key = f"{signal_type.name}#{n}"
-                self._rules[key] = (signal_type.name, rule)
-                self.matcher.add(key, compile_pattern(rule.pattern, split))
+                self._rules[f"{signal_type.name}#{n}"] = (signal_type.name, rule)
             keywords = list(dict.fromkeys(k.lower() for k in signal_type.keywords))
             self.keywords.add(signal_type.name, list(nlp.tokenizer.pipe(keywords)))
+        self.matcher = AnchoredRules(nlp, {key: rule for key, (_, rule) in self._rules.items()})
         self._vocab = nlp.vocab
 
     def stages(self, signal_type: str) -> tuple[str, ...]:
@@ -72,8 +71,8 @@ class SignalDetector:
     def detect(self, doc: Doc, fields: Sequence[tuple[str, int, int]],
                mentions: Sequence[MentionSpan]) -> list[Signal]:
         hits: dict[str, list[tuple[float, str, Rule | None, int, int]]] = defaultdict(list)
-        for match_id, start, end in self.matcher(doc):
-            type_name, rule = self._rules[self._vocab.strings[match_id]]
+        for key, start, end in self.matcher(doc):
+            type_name, rule = self._rules[key]
             where = _field_of(doc, start, fields)
             hits[type_name].append((rule.strength * FIELD_WEIGHT[where], where, rule, start, end))
         for match_id, start, end in self.keywords(doc):
@@ -90,6 +89,97 @@ class SignalDetector:
                 signals.append(Signal(type_name, score, evidence, prospect_id, role, stages))
         signals.sort(key=lambda s: (-s.score, s.type, s.prospect_id or ""))
         return signals
+
+
+class AnchoredRules:
+    """Each rule's Matcher runs only around its rarest required word, which a PhraseMatcher finds.
+
+    A spaCy Matcher tests every pattern at every token; with a taxonomy of a
+    hundred-odd patterns full of optional words that costs far more than
+    reading the text. Any match must contain the rule's anchor word, so a
+    window of the rule's length on each side of an anchor hit finds the same
+    matches as a scan of the whole doc.
+    """
+
+    def __init__(self, nlp: Language, rules: dict[str, Rule]) -> None:
+        split = _splitter(nlp)
+        self._strings = nlp.vocab.strings
+        self.anchors = PhraseMatcher(nlp.vocab, attr="LOWER")
+        self.by_anchor: dict[str, list[str]] = defaultdict(list)
+        self.matchers: dict[str, Matcher] = {}
+        self.reach: dict[str, int] = {}
+        self.everywhere: list[str] = []
+        self.phrases = PhraseMatcher(nlp.vocab, attr="LOWER")
+        for key, rule in rules.items():
+            phrases = _as_phrases(rule.pattern)
+            if phrases:  # only plain words: a PhraseMatcher does it at hash-lookup speed
+                self.phrases.add(key, list(nlp.tokenizer.pipe(phrases)))
+                continue
+            variants = compile_pattern(rule.pattern, split)
+            matcher = Matcher(nlp.vocab)
+            matcher.add(key, variants)
+            self.matchers[key] = matcher
+            self.reach[key] = max(len(v) for v in variants)
+            words = anchor_words(rule.pattern)
+            for word in words:
+                self.by_anchor[word].append(key)
+            if not words:
+                self.everywhere.append(key)
+        for word, doc in zip(self.by_anchor, nlp.tokenizer.pipe(list(self.by_anchor))):
+            self.anchors.add(word, [doc])
+
+    def __call__(self, doc: Doc) -> Iterator[tuple[str, int, int]]:
+        for match_id, start, end in self.phrases(doc):
+            yield self._strings[match_id], start, end
+        windows: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        for match_id, start, end in self.anchors(doc):
+            for key in self.by_anchor[self._strings[match_id]]:
+                reach = self.reach[key]
+                windows[key].append((max(0, start - reach), min(len(doc), end + reach)))
+        for key in self.everywhere:
+            windows[key].append((0, len(doc)))
+        for key, spans in windows.items():
+            for start, end in _merged(spans):
+                for _, match_start, match_end in self.matchers[key](doc[start:end]):
+                    yield key, start + match_start, start + match_end
+
+
+def _as_phrases(pattern: str, limit: int = 2000) -> list[str]:
+    """Every phrase a pattern of plain required words stands for; [] when it has anything else."""
+    words = pattern.split()
+    if any(w.endswith("?") or w == "~" or "#" in w for w in words):
+        return []
+    phrases = [""]
+    for word in words:
+        choices = [c for c in word.lower().split("|") if c]
+        if len(phrases) * len(choices) > limit:
+            return []
+        phrases = [f"{p} {c}".strip() for p in phrases for c in choices]
+    return phrases
+
+
+def anchor_words(pattern: str) -> list[str]:
+    """The alternatives of the pattern's rarest required word (by English word frequency)."""
+    best: tuple[float, list[str]] | None = None
+    for word in pattern.split():
+        if word.endswith("?") or word == "~" or "#" in word:
+            continue
+        choices = [w for w in word.lower().split("|") if w]
+        mass = sum(math.exp(log_probability(c)) for c in choices)
+        if best is None or mass < best[0]:
+            best = (mass, choices)
+    return best[1] if best else []
+
+
+def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    spans.sort()
+    merged = [spans[0]]
+    for start, end in spans[1:]:
+        if start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
 
 
 def _combine(doc: Doc, found) -> tuple[float, tuple[str, ...]]:

@@ -18,6 +18,7 @@ confidence and needs confirmation; `exclude` phrases always reject.
 from __future__ import annotations
 
 import logging
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator, Sequence
@@ -69,6 +70,7 @@ US_STATES = frozenset("""ala. alaska ariz. ark. calif. colo. conn. del. fla. ga.
     colorado connecticut delaware florida georgia illinois indiana kansas kentucky louisiana maryland
     massachusetts michigan minnesota mississippi missouri montana nebraska nevada oklahoma oregon
     pennsylvania tennessee vermont virginia washington wisconsin wyoming ny nj ca tx""".split())
+_HOST_LIKE = re.compile(r"[a-z0-9-]\.[a-z]{2,}", re.IGNORECASE)
 TITLE_SMALL_WORDS = frozenset("a an the of and or in on to for with at by from as vs via into over per up".split())
 # Legal-form words after a bare name ("Apple Inc"); two-letter forms that are also
 # English words ("AS", "AT", "AD") would confirm too much, so they are left out.
@@ -222,17 +224,23 @@ class ProspectTagger:
     def tag(self, item: TagInput) -> TagResult:
         return self.tag_many([item])[0]
 
-    def tag_many(self, items: Sequence[TagInput]) -> list[TagResult]:
+    def tag_many(self, items: Sequence[TagInput], *, signals: bool = True) -> list[TagResult]:
+        """Tag items in one batch; `signals=False` finds prospect mentions only."""
         composed = [_compose(item) for item in items]
         docs = self.nlp.pipe((text for text, _ in composed), batch_size=256)
-        return [self._tag_doc(doc, fields, item) for doc, (_, fields), item in zip(docs, composed, items)]
+        results = []
+        for doc, (text, fields), item in zip(docs, composed, items):
+            doc.user_data["text"] = text  # Doc.text rebuilds the string token by token: keep ours
+            results.append(self._tag_doc(doc, fields, item, signals))
+        return results
 
-    def _tag_doc(self, doc: Doc, fields: list[tuple[str, int, int]], item: TagInput) -> TagResult:
-        title_cased = _title_is_title_cased(doc, fields)
+    def _tag_doc(self, doc: Doc, fields: list[tuple[str, int, int]], item: TagInput,
+                 with_signals: bool = True) -> TagResult:
         occurrences = self._occurrences(doc, fields, item.url)
         if not occurrences:
-            signals = self.signals.detect(doc, fields, [])
+            signals = self.signals.detect(doc, fields, []) if with_signals else []
             return TagResult(signals=tuple(signals), organizations=self._organizations(doc, ()))
+        title_cased = _title_is_title_cased(doc, fields)
         keywords = self._keywords_found(doc, occurrences)
         by_prospect: dict[str, list[_Occurrence]] = defaultdict(list)
         for occurrence in occurrences:
@@ -247,11 +255,10 @@ class ProspectTagger:
                 spans.extend(MentionSpan(prospect_id, o.span.start, o.span.end, o.where) for o in found
                              if o.where != "link")
         mentions.sort(key=lambda m: (-m.score, m.prospect_id))
-        signals = self.signals.detect(doc, fields, spans)
+        signals = self.signals.detect(doc, fields, spans) if with_signals else []
         return TagResult(tuple(mentions), tuple(signals), self._organizations(doc, spans))
 
     def _occurrences(self, doc: Doc, fields, url: str | None) -> list[_Occurrence]:
-        excluded = self._excluded_spans(doc)
         found: list[_Occurrence] = []
         for matcher_name in ("names", "exact"):
             index = self._index[matcher_name]
@@ -260,11 +267,14 @@ class ProspectTagger:
                 for term in index.get(self.nlp.vocab.strings[match_id], ()):
                     if term.kind == "ticker" and not _ticker_prefixed(doc, start):
                         continue
-                    if any(s.start <= start and end <= s.end for s in excluded.get(term.prospect_id, ())):
-                        continue
                     found.append(_Occurrence(term, _where(span, fields), span))
+        if found:
+            excluded = self._excluded_spans(doc)
+            found = [o for o in found if not any(s.start <= o.span.start and o.span.end <= s.end
+                                                 for s in excluded.get(o.term.prospect_id, ()))]
         found = _longest_per_prospect(found)
-        found.extend(self._url_mentions(doc, fields))
+        if _HOST_LIKE.search(doc.user_data.get("text", "")):  # only then can a URL token hide a domain
+            found.extend(self._url_mentions(doc, fields))
         found.extend(self._link_mentions(doc, url))
         return found
 
@@ -613,14 +623,17 @@ def _compose(item: TagInput) -> tuple[str, list[tuple[str, int, int]]]:
     return "\n\n".join(parts), bounds
 
 
+_SENTENCE_END = re.compile(r"[.!?] (?=[A-Z])")
+
+
 def _first_sentence(text: str) -> tuple[str, str]:
-    for i, char in enumerate(text):
+    for match in _SENTENCE_END.finditer(text):
         # ". " followed by a capital ends a sentence; "Inc. said" and "U.S. firm" do not.
-        if char in ".!?" and text[i + 1:i + 2] == " " and text[i + 2:i + 3][:1].isupper():
-            word = text[:i].rsplit(" ", 1)[-1].lower().strip(".")
-            if word in LEGAL_SUFFIXES or len(word) <= 2:
-                continue
-            return text[:i + 1], text[i + 2:]
+        i = match.start()
+        word = text[:i].rsplit(" ", 1)[-1].lower().strip(".")
+        if word in LEGAL_SUFFIXES or len(word) <= 2:
+            continue
+        return text[:i + 1], text[i + 2:]
     return text, ""
 
 
