@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.headers import PrivacyHeaders, keep_tokens_out_of_logs
 from api.problems import install_problems
 from api.routes import discoveries, feeds, items, ops, prospects, tag
+from api import pages
 from api.routes import metrics as metrics_routes
 from api.settings import ApiSettings
 from api.tagger import TaggerCache
@@ -29,4 +30,5 @@ def create_app(settings: ApiSettings, sessions: sessionmaker[Session] | None = N
     for router in (feeds.router, prospects.router, items.router, tag.router, ops.router, discoveries.router):
         app.include_router(router)
     metrics_routes.install(app)  # /metrics and the feed-request counter
+    pages.install(app)  # /app: the salesperson and ops pages
     return app

@@ -111,4 +111,5 @@ def setup_logging(level: str = "INFO", log_format: str = "text", stream=None) ->
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
+        logger.setLevel(logging.NOTSET)  # follow the root level (uvicorn.run sets its own after this)
     return handler

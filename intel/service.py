@@ -16,13 +16,16 @@ import threading
 from pathlib import Path
 from typing import Callable
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from intel.alerts import AlertDispatcher
 from intel.config import ConfigError, load_config
 from intel.logging_setup import register_secrets
 from intel.settings import Config
+from intel.clock import utcnow
 from intel.sync import sync_config
+from models import ops
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +33,7 @@ log = logging.getLogger(__name__)
 # change (scheduler, http, tagging, …) builds a new pipeline and worker.
 _LIVE_KEYS = {"prospects", "prospect_files", "sources", "alerts", "server", "feeds", "auth", "channels"}
 _FileStamp = tuple[int, int]
+SETTLE_SECONDS = 0.3
 
 
 def config_secrets(config: Config) -> list[str]:
@@ -100,6 +104,7 @@ class WorkerService:
     # --- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> None:
+        self._record_check([])
         self._worker = self._worker_factory(self.config, self.sessions)
         self._worker.start()
         self._sync_alerts(self.config)
@@ -135,10 +140,17 @@ class WorkerService:
             try:
                 if asked:
                     self.reload("SIGHUP")
-                elif self._files.changed():
+                elif self._files.changed() and self._settled():
                     self.reload("a config file changed")
             except Exception:  # a reload must never take the running worker down
                 log.exception("config reload failed; still running the previous config")
+
+    def _settled(self) -> bool:
+        """True once the files stop changing: an editor may still be writing (a half-written file
+        could even be a valid, empty config)."""
+        before = self._files._stamps()
+        self._stopping.wait(SETTLE_SECONDS)
+        return self._files._stamps() == before
 
     def reload(self, reason: str = "asked") -> bool:
         """Load the config again; True when the new one is running."""
@@ -150,11 +162,13 @@ class WorkerService:
                 self.last_problems = [str(p) for p in exc.problems]
                 log.error("config reload (%s): %d problem(s); still running the previous config:\n%s",
                           reason, len(exc.problems), "\n".join(self.last_problems))
+                self._record_check(self.last_problems)
                 return False
             if new.database != self.config.database:
                 self.last_problems = [f"{self.path}: database: changing the database needs a restart"]
                 log.error("config reload (%s): the database changed (needs a restart); "
                           "still running the previous config", reason)
+                self._record_check(self.last_problems)
                 return False
             register_secrets(config_secrets(new))
             sync_config(self.sessions, new)
@@ -169,11 +183,20 @@ class WorkerService:
             self.config = new
             self.last_problems = []
             self.reloads += 1
+            self._record_check([])
         if self.on_reload is not None:
             self.on_reload(new)
         log.info("config reloaded (%s): %d sources, %d prospects, %d alert rule(s)", reason,
                  len(new.sources), len(new.prospects), len(new.alerts.rules))
         return True
+
+    def _record_check(self, problems: list[str]) -> None:
+        """What the ops page shows under "config": the last load, fine or with its problems."""
+        try:
+            with self.sessions.begin() as session:
+                ops.record_config_check(session, path=str(self.path), problems=problems, now=utcnow())
+        except SQLAlchemyError as exc:  # the log already says it; the page is a convenience
+            log.warning("could not record the config check: %s", type(exc).__name__)
 
     def _sync_alerts(self, config: Config) -> None:
         if not config.alerts.rules:

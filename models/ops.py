@@ -6,10 +6,10 @@ from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.orm import Session
 
-from models.tables import Item, Prospect, Source, SourceRun
+from models.tables import ConfigCheck, Item, Prospect, Source, SourceRun
 
 UNOWNED = "(no owner)"
 NO_STAGE = "(no stage)"
@@ -56,3 +56,21 @@ def source_state_counts(session: Session) -> dict[str, int]:
         and_(Source.enabled.is_(True), Source.error_count > 0))) or 0
     total = session.scalar(select(func.count()).select_from(Source)) or 0
     return {"healthy": total - disabled - failing, "failing": failing, "disabled": disabled}
+
+
+CONFIG_CHECKS_KEPT = 20
+
+
+def record_config_check(session: Session, *, path: str, problems: list[str], now: datetime) -> None:
+    """Remember how loading the config went; only the latest few checks are kept."""
+    session.add(ConfigCheck(checked_at=now, path=path, ok=not problems, problems=list(problems)))
+    session.flush()
+    keep = select(ConfigCheck.id).order_by(ConfigCheck.id.desc()).limit(CONFIG_CHECKS_KEPT).scalar_subquery()
+    session.execute(delete(ConfigCheck).where(ConfigCheck.id.not_in(keep)))
+
+
+def latest_config_check(session: Session) -> dict[str, Any] | None:
+    row = session.scalar(select(ConfigCheck).order_by(ConfigCheck.id.desc()).limit(1))
+    if row is None:
+        return None
+    return {"checked_at": row.checked_at, "path": row.path, "ok": row.ok, "problems": list(row.problems)}

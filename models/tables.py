@@ -250,3 +250,16 @@ class OrganizationSeen(Base):
 
     __table_args__ = (Index("ix_organizations_seen_key", "org_key", "seen_at"),)
 
+
+
+class ConfigCheck(Base):
+    """The outcome of a worker loading its config (at start and on every reload), for the ops page."""
+
+    __tablename__ = "config_checks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    checked_at: Mapped[datetime]
+    path: Mapped[str] = mapped_column(Text)
+    ok: Mapped[bool] = mapped_column(Boolean)
+    # FILE:LINE:COL: field: message lines; empty when ok
+    problems: Mapped[list[Any]] = mapped_column(default=list)
