@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -34,10 +35,11 @@ def eventually(condition, timeout: float = 15.0) -> bool:
 def write(path: Path, data: dict) -> None:
     # A new mtime even on filesystems with coarse timestamps: the size changes too, or we bump it.
     before = path.stat().st_mtime_ns if path.exists() else 0
-    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    if path.stat().st_mtime_ns == before:
-        import os
-        os.utime(path, ns=(before + 1_000_000, before + 1_000_000))
+    partial = path.with_name(path.name + ".partial")  # renamed into place, as careful editors do
+    partial.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    if partial.stat().st_mtime_ns <= before:
+        os.utime(partial, ns=(before + 1_000_000, before + 1_000_000))
+    partial.replace(path)
 
 
 def base_config(tmp_path: Path, feed_server, sources: list[dict], **extra) -> dict:
