@@ -58,5 +58,7 @@ def upgrade(engine: Engine, revision: str = "heads") -> None:
 def current_revision(engine: Engine) -> str | None:
     from alembic.runtime.migration import MigrationContext
 
+    # Parallel branches (0002_alerts, 0002_feeds, …) leave several heads: name them all.
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        heads = MigrationContext.configure(connection).get_current_heads()
+    return ", ".join(sorted(heads)) or None
