@@ -55,20 +55,28 @@ class ProspectHints:
     def __init__(self, prospects: Sequence[tuple[str, str, list[str]]]) -> None:
         self._ids = {pid for pid, _, _ in prospects}
         self._by_name: dict[str, str] = {}
+        self._resolved: dict[str, str | None] = {}
         for pid, name, aliases in prospects:
-            for form in (name, company_basename(name), *aliases):
+            for form in (name, *aliases):
                 self._by_name.setdefault(form.strip().lower(), pid)
 
     def resolve(self, hint: str | None) -> str | None:
         if not hint:
             return None
+        if hint not in self._resolved:  # a notes export names the same accounts again and again
+            self._resolved[hint] = self._resolve(hint)
+        return self._resolved[hint]
+
+    def _resolve(self, hint: str) -> str | None:
         if hint in self._ids:
             return hint
         key = hint.strip().lower().lstrip("'")
         if key in self._by_name:
             return self._by_name[key]
-        slug = slugify(company_basename(hint))
-        return slug if slug in self._ids else None
+        for slug in (slugify(hint), slugify(company_basename(hint))):
+            if slug in self._ids:
+                return slug
+        return None
 
 
 def prospect_hints(session: Session, items: Sequence[RawItem], settings: Mapping[str, Any]) -> list[str | None]:

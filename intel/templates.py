@@ -10,6 +10,7 @@ items and history stay.
 from __future__ import annotations
 
 import logging
+import string
 from datetime import datetime
 from typing import Any, Iterable, Mapping, Protocol, Sequence
 from urllib.parse import quote
@@ -17,7 +18,7 @@ from urllib.parse import quote
 from sqlalchemy.orm import Session
 
 from intel.prospects import company_basename
-from intel.settings import Config, FetchedSource, ProspectFilter
+from intel.settings import TEMPLATE_PLACEHOLDERS, Config, FetchedSource, ProspectFilter
 from models import repository
 from models.derived_sources import disable_orphaned_feeds
 
@@ -45,11 +46,13 @@ class _Encoded(dict):
         raise _MissingPlaceholder(key)
 
 
-def placeholder_values(prospect: ProspectLike) -> dict[str, str]:
+def placeholder_values(prospect: ProspectLike, wanted: Iterable[str] = TEMPLATE_PLACEHOLDERS) -> dict[str, str]:
     """The prospect's fields a url_template may use, URL-encoded; absent fields are left out."""
     owners = list(getattr(prospect, "owners", None) or getattr(prospect, "owner", None) or [])
     raw: dict[str, str | None] = {
-        "id": prospect.id, "name": prospect.name, "short_name": company_basename(prospect.name),
+        "id": prospect.id, "name": prospect.name,
+        # cleanco is slow; only templates that use {short_name} pay for it
+        "short_name": company_basename(prospect.name) if "short_name" in wanted else None,
         "domain": prospect.domains[0] if prospect.domains else None,
         "ticker": prospect.tickers[0] if prospect.tickers else None,
         "owner": owners[0] if owners else None,
@@ -87,11 +90,12 @@ def expand_template(template: FetchedSource, base_row: Mapping[str, Any],
     """One source row per matching prospect; prospects missing a placeholder's field are skipped."""
     rows = []
     attach = template.attach if template.attach is not None else template.kind == "discover"
+    wanted = {name for _, name, _, _ in string.Formatter().parse(template.url_template) if name}
     for prospect in prospects:
         if not matches(template.where, prospect):
             continue
         try:
-            url = template.url_template.format_map(_Encoded(placeholder_values(prospect)))
+            url = template.url_template.format_map(_Encoded(placeholder_values(prospect, wanted)))
         except _MissingPlaceholder as missing:
             log.info("source %s: prospect %s has no %s; no source for it", template.id, prospect.id, missing)
             continue
@@ -126,6 +130,8 @@ def source_rows(config: Config, prospects: Sequence[ProspectLike]) -> list[dict[
 def sync_sources_with_prospects(session: Session, config: Config, now: datetime) -> None:
     """Make the sources table match config and the active prospects (call after prospects change)."""
     session.flush()
-    repository.sync_sources(session, source_rows(config, repository.active_prospects(session)), now=now)
+    templated = any(source.is_template for source in config.sources)
+    prospects = repository.active_prospects(session) if templated else []
+    repository.sync_sources(session, source_rows(config, prospects), now=now)
     session.flush()
     disable_orphaned_feeds(session, now=now)

@@ -19,10 +19,10 @@ from tests.conftest import DATA, start_pipeline as start
 
 CRM = DATA / "crm"
 EXPECTED = {
-    "acme": ("Acme Corporation", ["acme.example"], ["Alice Smith"], "prospecting", "Aerospace"),
-    "globex": ("Globex, Inc.", ["globex.example"], ["Bob Jones"], "servicing", "Energy"),
-    "initech": ("Initech LLC", ["initech.example"], ["Alice Smith"], "prospecting", "Software"),
-    "muller-maschinenbau": ("Müller Maschinenbau GmbH", ["mueller-maschinenbau.example"], ["Bob Jones"],
+    "acme-corporation": ("Acme Corporation", ["acme.example"], ["Alice Smith"], "prospecting", "Aerospace"),
+    "globex-inc": ("Globex, Inc.", ["globex.example"], ["Bob Jones"], "servicing", "Energy"),
+    "initech-llc": ("Initech LLC", ["initech.example"], ["Alice Smith"], "prospecting", "Software"),
+    "muller-maschinenbau-gmbh": ("Müller Maschinenbau GmbH", ["mueller-maschinenbau.example"], ["Bob Jones"],
                             "servicing", "Machinery"),
 }
 
@@ -97,13 +97,13 @@ def test_imports_are_idempotent_and_missing_accounts_are_archived_with_history(w
                                            encoding="utf-8")
     worker.tick(only="accounts")
     with pipeline.sessions() as session:
-        acme = session.get(Prospect, "acme")
+        acme = session.get(Prospect, "acme-corporation")
         assert acme is not None and acme.archived_at is not None
-        assert session.scalars(select(Mention).where(Mention.prospect_id == "acme")).all()
+        assert session.scalars(select(Mention).where(Mention.prospect_id == "acme-corporation")).all()
         run = session.scalars(select(SourceRun).where(SourceRun.source_id == "accounts")
                               .order_by(SourceRun.id.desc())).first()
     assert "1 archived" in run.error
-    assert set(prospects(pipeline)) == {"globex", "initech", "muller-maschinenbau"}
+    assert set(prospects(pipeline)) == {"globex-inc", "initech-llc", "muller-maschinenbau-gmbh"}
 
 
 def test_a_broken_row_is_reported_with_file_and_row_and_the_rest_import(write_config, tmp_path):
@@ -113,7 +113,7 @@ def test_a_broken_row_is_reported_with_file_and_row_and_the_rest_import(write_co
     [outcome] = worker.tick(only="crm")
     assert outcome.status == "ok"
     imported = prospects(pipeline)
-    assert set(imported) == {"acme", "initech", "hooli"}
+    assert set(imported) == {"acme-corporation", "initech-llc", "hooli"}
     with pipeline.sessions() as session:
         note = session.scalars(select(SourceRun)).one().error
     assert "broken_accounts.csv:3: 6 fields where the header has 5 (row skipped)" in note
@@ -121,7 +121,7 @@ def test_a_broken_row_is_reported_with_file_and_row_and_the_rest_import(write_co
     assert "broken_accounts.csv:5: 'not a website!' is not a website or domain (row kept without it)" in note
     assert "stage 'Galactic Partner' (1 row(s)) matches no sales stage" in note
     # A formula is kept, as inert text; the row kept the rest of its values.
-    name, domains, owners, stage, industry = imported["initech"]
+    name, domains, owners, stage, industry = imported["initech-llc"]
     assert industry == '\'=HYPERLINK("http://evil.example/","Software")'
     assert (domains, stage) == ([], "prospecting")
     assert imported["hooli"][3] is None
@@ -137,7 +137,7 @@ def test_the_newest_file_in_a_drop_folder_wins(write_config, tmp_path):
     pipeline, worker = start(write_config([{"id": "crm", "kind": "crm", "path": "drop/accounts-*.csv",
                                             "preset": "salesforce"}], prospects=[]))
     worker.tick(only="crm")
-    assert set(prospects(pipeline)) == {"newco"}
+    assert set(prospects(pipeline)) == {"newco-ltd"}
 
 
 def test_an_export_from_a_url_and_a_json_export_with_a_mapping(feed_server, write_config, tmp_path):
@@ -162,7 +162,7 @@ def test_an_export_from_a_url_and_a_json_export_with_a_mapping(feed_server, writ
         note = session.scalars(select(SourceRun).where(SourceRun.source_id == "from-json")).one().error
     assert "accounts.json: record 3 is not an object (skipped)" in note
     # Same ids as the URL import's: the other origin keeps them, and says so.
-    assert "prospect id 'acme' is already defined by crm:from-url" in note
+    assert "prospect id 'acme-corporation' is already defined by crm:from-url" in note
     assert prospects(pipeline, origin="crm:from-json") == {}
 
 
@@ -180,12 +180,12 @@ def test_notes_become_internal_items_on_their_prospect(write_config, tmp_path, d
     with pipeline.sessions() as session:
         items = {i.title: i for i in session.scalars(select(Item))}
         assert {i.visibility for i in items.values()} == {"internal"}
-        assert [m.prospect_id for m in items["Call with CFO"].mentions] == ["acme"]
-        assert [m.prospect_id for m in items["Site visit"].mentions] == ["muller-maschinenbau"]
+        assert [m.prospect_id for m in items["Call with CFO"].mentions] == ["acme-corporation"]
+        assert [m.prospect_id for m in items["Site visit"].mentions] == ["muller-maschinenbau-gmbh"]
         assert items["Email"].mentions == []  # no such prospect: kept, attached to nobody
-        external = repository.prospect_feed(session, ["acme"], FeedFilters(), limit=50)
-        internal = repository.prospect_feed(session, ["acme"], FeedFilters(visibilities=("external", "internal")),
-                                            limit=50)
+        external = repository.prospect_feed(session, ["acme-corporation"], FeedFilters(), limit=50)
+        internal = repository.prospect_feed(session, ["acme-corporation"],
+                                            FeedFilters(visibilities=("external", "internal")), limit=50)
         note = session.scalars(select(SourceRun).where(SourceRun.source_id == "notes")).one().error
     assert external == []
     assert [i.title for i in internal] == ["Call with CFO"]
@@ -208,7 +208,7 @@ def test_notes_never_show_in_an_external_feed_over_http(write_config, tmp_path):
     worker.tick()
     api = TestClient(create_app(ApiSettings(database=config.database, public_url="http://testserver",
                                             auth_required=False), pipeline.sessions))
-    feed = api.get("/feeds/prospects/acme.atom")
+    feed = api.get("/feeds/prospects/acme-corporation.atom")
     assert feed.status_code == 200
     assert "Budget approved" not in feed.text and "Call with CFO" not in feed.text
 

@@ -73,11 +73,12 @@ def test_templated_sources_follow_crm_imports(tmp_path):
     assert not [k for k in sources(pipeline) if k.startswith("news-search--")]  # no prospects yet
     worker.tick(only="accounts")
     assert {k for k, s in sources(pipeline).items() if k.startswith("news-search--") and s.enabled} == {
-        "news-search--acme", "news-search--globex", "news-search--initech", "news-search--muller-maschinenbau"}
+        "news-search--acme-corporation", "news-search--globex-inc", "news-search--initech-llc",
+        "news-search--muller-maschinenbau-gmbh"}
     lines = (tmp_path / "accounts.csv").read_text(encoding="utf-8-sig").splitlines()
     (tmp_path / "accounts.csv").write_text("\n".join(line for line in lines if "Initech" not in line))
     worker.tick(only="accounts")
-    initech = sources(pipeline)["news-search--initech"]
+    initech = sources(pipeline)["news-search--initech-llc"]
     assert not initech.enabled and "archived" in initech.disabled_reason  # disabled, not deleted
 
 
