@@ -9,14 +9,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Iterable
 
-from fastapi import Depends, HTTPException, Query
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Depends, HTTPException
+from fastapi.security import APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
 
 from api.deps import SessionDep, SettingsDep
 from api.problems import NOT_FOUND
 from models import tokens
 
+# Two ways to send one token, either will do (OpenAPI: alternative security requirements).
 _bearer = HTTPBearer(auto_error=False, description="A private token from `intel tokens create`.")
+_query_token = APIKeyQuery(name="token", auto_error=False,
+                           description="The same token as `?token=`, for feed readers that cannot send headers.")
 
 
 @dataclass(frozen=True)
@@ -61,8 +64,7 @@ def not_found() -> HTTPException:
 def get_viewer(
     session: SessionDep, settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    token: Annotated[str | None, Query(description="private token, for feed readers that cannot send headers",
-                                       max_length=200)] = None,
+    token: Annotated[str | None, Depends(_query_token)],
 ) -> Viewer:
     secret = token or (credentials.credentials if credentials else None)
     if not secret:

@@ -64,7 +64,7 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: _problem_docs("Not found — also a missing, wrong, revoked or out-of-scope token"),
     422: _problem_docs("Invalid parameters"),
 }
-BAD_REQUEST = {400: _problem_docs("A parameter this server cannot use (e.g. a foreign cursor)")}
+BAD_REQUEST = {400: _problem_docs("A request this server cannot use (e.g. a body that is not JSON)")}
 
 
 def install_problems(app: FastAPI) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Optional
 
 import typer
-from rich.table import Table
 
 tokens_app = typer.Typer(help="Private tokens for feeds and the JSON API.", no_args_is_help=True)
 
@@ -53,11 +52,15 @@ def list_(user: Annotated[Optional[str], typer.Option("--user", help="Only this 
 
     with _sessions(config)() as session:
         rows = tokens.list_tokens(session, user)
-    table = Table("id", "user", "scope", "created", "revoked", "note")
+    if not rows:
+        console.print("no tokens yet: intel tokens create --user EMAIL")
+        return
+    # Plain aligned lines, not a table: emails are never elided and the output greps well.
+    print(f"{'id':>5}  {'user':<32} {'scope':<44} {'created':<17} {'revoked':<17} note")
     for row in rows:
-        table.add_row(str(row.id), row.user, _describe(row), row.created_at.strftime("%Y-%m-%d %H:%M"),
-                      row.revoked_at.strftime("%Y-%m-%d %H:%M") if row.revoked_at else "-", row.note or "")
-    console.print(table if rows else "no tokens yet: intel tokens create --user EMAIL")
+        revoked = row.revoked_at.strftime("%Y-%m-%d %H:%M") if row.revoked_at else "-"
+        print(f"{row.id:>5}  {row.user:<32} {_describe(row):<44} {row.created_at.strftime('%Y-%m-%d %H:%M'):<17} "
+              f"{revoked:<17} {row.note or ''}".rstrip())
 
 
 @tokens_app.command("revoke")

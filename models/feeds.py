@@ -143,6 +143,3 @@ def prospect_activity(session: Session, prospect_id: str, *, since: datetime,
     signals.sort(key=lambda s: (s.at, s.item_id), reverse=True)
     return ProspectActivity(mentions=mentions, signals=tuple(signals))
 
-
-def visible_prospect_count(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(Prospect).where(Prospect.archived_at.is_(None))) or 0

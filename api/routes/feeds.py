@@ -7,12 +7,14 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Annotated, Literal, Sequence
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from pydantic import BeforeValidator
 
 from api.access import ViewerDep, Viewer, not_found
 from api.conditional import is_fresh, not_modified, validator_headers
@@ -39,6 +41,16 @@ FEED_RESPONSES = {
 
 # --- query parameters shared by every feed and the items API --------------------------------
 
+def _iso_only(value: object) -> object:
+    # pydantic would read "1700000000" as a Unix time; the documented format is ISO 8601 only.
+    if isinstance(value, (int, float)) or (isinstance(value, str) and re.fullmatch(r"\s*[-+]?[0-9.]+\s*", value)):
+        raise ValueError("give an ISO 8601 date-time, e.g. 2026-01-31T09:00:00Z")
+    return value
+
+
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_only)]
+
+
 def parse_filters(signal: list[str] | None, min_score: float | None, stage: list[str] | None,
                   source: list[str] | None, since: datetime | None, q: str | None) -> FeedFilters:
     if since is not None and since.tzinfo is None:
@@ -47,15 +59,18 @@ def parse_filters(signal: list[str] | None, min_score: float | None, stage: list
                        source=tuple(source or ()), since=since, q=q or None)
 
 
+# "<microseconds since 1970>-<item id>"; the pattern keeps both inside what datetime and the
+# integer column can hold, so every cursor the schema allows is one the server can use.
+CURSOR_PATTERN = r"^[0-9]{1,17}-[0-9]{1,10}$"
+_MAX_ITEM_ID = 2**31 - 1
+
+
 def parse_cursor(before: str | None) -> Cursor | None:
     if not before:
         return None
-    try:
-        micros, _, item_id = before.partition("-")
-        when = datetime.fromtimestamp(int(micros) / 1_000_000, tz=timezone.utc)
-        return Cursor(sort_at=when, item_id=int(item_id))
-    except (ValueError, OverflowError, OSError):
-        raise HTTPException(400, "This cursor was not given out by this server.") from None
+    micros, _, item_id = before.partition("-")
+    when = datetime.fromtimestamp(int(micros) / 1_000_000, tz=timezone.utc)
+    return Cursor(sort_at=when, item_id=min(int(item_id), _MAX_ITEM_ID))
 
 
 def cursor_after(items: Sequence[Item]) -> str:
@@ -75,10 +90,10 @@ def feed_query(
     min_score: Annotated[float | None, Query(ge=0, le=1, description="only mentions this sure")] = None,
     stage: Annotated[list[str] | None, Query(description="only items about prospects in these stages")] = None,
     source: Annotated[list[str] | None, Query(description="only items from these source ids")] = None,
-    since: Annotated[datetime | None, Query(description="only items published since (ISO 8601)")] = None,
+    since: Annotated[IsoDateTime | None, Query(description="only items published since (ISO 8601)")] = None,
     q: Annotated[str | None, Query(max_length=200, description="title or summary contains")] = None,
     limit: Annotated[int | None, Query(ge=1, le=500, description="entries per page")] = None,
-    before: Annotated[str | None, Query(max_length=60, description="paging cursor from a next link")] = None,
+    before: Annotated[str | None, Query(pattern=CURSOR_PATTERN, description="paging cursor from a next link")] = None,
 ) -> FeedQuery:
     return FeedQuery(parse_filters(signal, min_score, stage, source, since, q), limit, parse_cursor(before))
 
@@ -116,11 +131,13 @@ def serve_feed(request: Request, session, settings: ApiSettings, viewer: Viewer,
     if is_fresh(request, etag, last_modified):
         return not_modified(headers)
     base = settings.public_url
-    kept = [(k, v) for k, v in request.query_params.multi_items() if k != "before"]
-    self_url = f"{base}{request.url.path}" + (f"?{urlencode(kept)}" if kept else "")
+    # The query exactly as sent: a self link must match the address the reader fetched.
+    query_string = request.url.query
+    self_url = f"{base}{request.url.path}" + (f"?{query_string}" if query_string else "")
+    kept = [part for part in query_string.split("&") if part and not part.startswith("before=")]
     next_url = None
     if len(items) == page_size:
-        next_url = f"{base}{request.url.path}?{urlencode([*kept, ('before', cursor_after(items))])}"
+        next_url = f"{base}{request.url.path}?{'&'.join([*kept, urlencode({'before': cursor_after(items)})])}"
     doc = FeedDoc(id=f"urn:prospect-intel:feed:{subject.key}", title=subject.title,
                   description=subject.description, self_url=self_url, home_url=f"{base}/",
                   updated=last_modified, entries=build_entries(items, list(named.values())), next_url=next_url)

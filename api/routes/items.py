@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -12,7 +11,7 @@ from api.access import Viewer, ViewerDep
 from api.deps import SessionDep
 from api.problems import BAD_REQUEST, PROBLEM_RESPONSES
 from api.render import sanitize_html
-from api.routes.feeds import cursor_after, parse_cursor, parse_filters
+from api.routes.feeds import CURSOR_PATTERN, IsoDateTime, cursor_after, parse_cursor, parse_filters
 from api.schemas import ItemOut, ItemPage, MentionOut, SignalOut
 from models import feeds
 from models.tables import Item
@@ -59,9 +58,9 @@ def list_items(session: SessionDep, viewer: ViewerDep,
                min_score: Annotated[float | None, Query(ge=0, le=1)] = None,
                stage: Annotated[list[str] | None, Query(description="prospects in these stages")] = None,
                source: Annotated[list[str] | None, Query(description="source ids")] = None,
-               since: Annotated[datetime | None, Query()] = None,
+               since: Annotated[IsoDateTime | None, Query(description="ISO 8601")] = None,
                q: Annotated[str | None, Query(max_length=200)] = None,
-               cursor: Annotated[str | None, Query(max_length=60, description="next_cursor of the previous page")] = None,
+               cursor: Annotated[str | None, Query(pattern=CURSOR_PATTERN, description="next_cursor of the previous page")] = None,
                limit: Annotated[int, Query(ge=1, le=500)] = 50) -> ItemPage:
     filters = parse_filters(signal, min_score, stage, source, since, q)
     return item_page(session, viewer, viewer_scope(session, viewer), filters, limit, cursor)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, HTTPException, Query
 from api.access import Viewer, ViewerDep, not_found
 from api.deps import SessionDep, SettingsDep
 from api.problems import BAD_REQUEST, PROBLEM_RESPONSES
-from api.routes.feeds import parse_filters
+from api.routes.feeds import CURSOR_PATTERN, IsoDateTime, parse_filters
 from api.routes.items import item_page
 from api.schemas import ItemPage, ProspectDetailOut, ProspectOut, ProspectPage
 from api.summary import WINDOW_DAYS, intel_summary
@@ -78,8 +78,8 @@ def lookup_prospect(session: SessionDep, settings: SettingsDep, viewer: ViewerDe
         prospect = feeds.prospect_by_domain(session, bare_domain(domain))
     elif name and name.strip():
         prospect = feeds.prospect_by_name(session, name)
-    else:
-        raise HTTPException(400, "Give domain= (e.g. acme.com) or name= (e.g. Acme Corporation).")
+    else:  # an empty question matches nothing; say how to ask
+        raise HTTPException(404, "Give domain= (e.g. acme.com) or name= (e.g. Acme Corporation).")
     if prospect is None or not viewer.may_see_prospect(prospect.owners):
         raise not_found()
     return prospect_detail(session, prospect, viewer, settings.public_url)
@@ -97,9 +97,9 @@ def prospect_items(prospect_id: str, session: SessionDep, viewer: ViewerDep,
                    signal: Annotated[list[str] | None, Query()] = None,
                    min_score: Annotated[float | None, Query(ge=0, le=1)] = None,
                    source: Annotated[list[str] | None, Query()] = None,
-                   since: Annotated[datetime | None, Query()] = None,
+                   since: Annotated[IsoDateTime | None, Query(description="ISO 8601")] = None,
                    q: Annotated[str | None, Query(max_length=200)] = None,
-                   cursor: Annotated[str | None, Query(max_length=60)] = None,
+                   cursor: Annotated[str | None, Query(pattern=CURSOR_PATTERN, description="next_cursor of the previous page")] = None,
                    limit: Annotated[int, Query(ge=1, le=500)] = 50) -> ItemPage:
     prospect = visible_prospect(session, prospect_id, viewer)
     filters = parse_filters(signal, min_score, None, source, since, q)

@@ -6,11 +6,11 @@ from fastapi import APIRouter, Request
 
 from api.access import ViewerDep
 from api.deps import SessionDep
-from api.problems import PROBLEM_RESPONSES
+from api.problems import BAD_REQUEST, PROBLEM_RESPONSES
 from api.routes.items import viewer_scope
 from api.schemas import MentionOut, SignalOut, TagIn, TagOut
 
-router = APIRouter(prefix="/api/v1", tags=["tagging"], responses=PROBLEM_RESPONSES)
+router = APIRouter(prefix="/api/v1", tags=["tagging"], responses={**PROBLEM_RESPONSES, **BAD_REQUEST})
 
 
 @router.post("/tag", response_model=TagOut,

@@ -135,6 +135,7 @@ def client(seeded):
 class LiveServer:
     base_url: str
     seen: list[tuple[str, int]]  # (path with query, status) for every request answered
+    app: object
 
 
 @pytest.fixture
@@ -161,7 +162,7 @@ def live_server(seeded):
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.02)
     assert server.started, "uvicorn did not start"
-    yield LiveServer(base, seen)
+    yield LiveServer(base, seen, app)
     server.should_exit = True
     thread.join(timeout=10)
     sock.close()
