@@ -270,6 +270,9 @@ def run(config: ConfigOption = None, log_format: LogFormatOption = LogFormat.tex
         console.print(f"  {prospect.name:<32} {base}/feeds/prospects/{prospect.id}.atom", highlight=False)
     console.print(f"  JSON API: {base}/api/v1/prospects   sources: {base}/api/v1/sources   "
                   f"docs: {base}/docs\n", highlight=False)
+    if loaded.auth.required:
+        console.print(f"  Feeds need a token: `intel tokens create --user EMAIL`, then subscribe to "
+                      f"{base}/feeds/users/EMAIL.opml?token=TOKEN\n", highlight=False)
     try:
         uvicorn.run(api, host=loaded.server.host, port=loaded.server.port, log_level="info",
                     log_config=None)  # our handlers: same format, tokens redacted
