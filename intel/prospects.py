@@ -6,7 +6,7 @@ import re
 import unicodedata
 from typing import Iterable
 
-from cleanco import basename
+from cleanco.clean import custom_basename, normalized, prepare_default_terms, strip_punct, strip_tail
 
 from intel.settings import ProspectRecord
 
@@ -18,7 +18,19 @@ def slugify(text: str) -> str:
 
 def company_basename(name: str) -> str:
     """'Oracle Corporation' -> 'Oracle'; cleanco knows legal suffixes of many countries."""
-    return basename(name).strip() or name.strip()
+    # cleanco tries all of its legal forms on every name (about half a millisecond); handing it
+    # only the forms whose last word occurs in the name gives the same answer in a fraction.
+    parts = {strip_punct(p) for p in normalized(strip_tail(name)).split()}
+    candidates = sorted(i for part in parts for i in _TERMS_BY_LAST_WORD.get(part, ()))
+    if not candidates:
+        return strip_tail(name).strip() or name.strip()
+    return custom_basename(name, [_TERMS[i] for i in candidates]).strip() or name.strip()
+
+
+_TERMS = prepare_default_terms()
+_TERMS_BY_LAST_WORD: dict[str, list[int]] = {}
+for _i, (_, _parts) in enumerate(_TERMS):
+    _TERMS_BY_LAST_WORD.setdefault(_parts[-1], []).append(_i)
 
 
 def assign_ids(records: Iterable[ProspectRecord]) -> list[ProspectRecord]:

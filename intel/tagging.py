@@ -132,7 +132,8 @@ def load_pipeline(model: str | None) -> Language:
     except OSError as exc:
         raise TaggingModelError(f"tagging.model {model!r} is not an installed spaCy pipeline "
                                 f"(pip install it, or set tagging.model: null): {exc}") from exc
-    keep = {"ner", "tok2vec", "transformer"}
+    keep = {"ner"} | {name for name in ("tok2vec", "transformer") if name in nlp.pipe_names
+                      and "ner" in getattr(nlp.get_pipe(name), "listening_components", ())}
     nlp.select_pipes(enable=[name for name in nlp.pipe_names if name in keep])
     log.info("tagging with spaCy pipeline %s (%s); running %s", model, nlp.meta.get("version", "?"),
              ", ".join(nlp.pipe_names) or "the tokenizer only")
@@ -157,12 +158,15 @@ class ProspectTagger:
         self.uses_ner = has_ner(self.nlp)
         self.prospects: dict[str, ProspectRecord] = {}
         self.signals = SignalDetector(self.nlp, signals or SignalsConfig())
-        self._index: dict[str, dict[str, list]] = {name: defaultdict(list) for name in
-                                                    ("names", "exact", "exclude", "keyword")}
+        # What each matched phrase means. The matchers hold one key each and only grow: a phrase
+        # whose prospects are gone still matches but means nothing, so updates never rebuild them.
+        self._index: dict[str, dict[str, list]] = {"names": defaultdict(list), "exact": defaultdict(list)}
+        self._owners: dict[str, dict[str, set[str]]] = {"exclude": defaultdict(set), "keyword": defaultdict(set)}
         self._matchers = {"names": PhraseMatcher(self.nlp.vocab, attr="LOWER"),
                           "exact": PhraseMatcher(self.nlp.vocab, attr="ORTH"),
                           "exclude": PhraseMatcher(self.nlp.vocab, attr="LOWER"),
                           "keyword": PhraseMatcher(self.nlp.vocab, attr="LOWER")}
+        self._in_matcher: dict[str, set[str]] = {name: set() for name in self._matchers}
         self._by_domain: dict[str, str] = {}
         self._entries: dict[str, list[tuple[str, str, object]]] = {}  # prospect -> what it added
         self._urls = Matcher(self.nlp.vocab)
@@ -172,7 +176,7 @@ class ProspectTagger:
     # --- building --------------------------------------------------------------------------
 
     def update(self, prospects: Sequence[ProspectRecord]) -> int:
-        """Make the matchers match exactly `prospects`; only changed records are touched.
+        """Make the tagger match exactly `prospects`; only changed records are touched.
 
         Returns how many prospect records were added, changed or removed.
         """
@@ -181,43 +185,46 @@ class ProspectTagger:
         for pid in stale:
             self._remove(pid)
         fresh = [p for pid, p in wanted.items() if pid not in self.prospects]
-        additions: dict[str, list[tuple[str, object]]] = defaultdict(list)
-        for record in fresh:
+        pending = [(record, list(_entries_for(record))) for record in fresh]
+        texts = list(dict.fromkeys(raw for _, entries in pending for _, raw, _ in entries))
+        docs = dict(zip(texts, self.nlp.tokenizer.pipe(texts, batch_size=5000)))
+        new_docs: dict[str, list[Doc]] = defaultdict(list)
+        for record, entries in pending:
             self.prospects[record.id] = record
-            entries = list(_entries_for(record))
-            self._entries[record.id] = entries
-            for matcher_name, key, value in entries:
-                bucket = self._index[matcher_name]
-                if key not in bucket:
-                    additions[matcher_name].append((key, value))
-                bucket[key].append(value)
+            added = []
+            for matcher_name, raw, value in entries:
+                doc = docs[raw]
+                if not len(doc):
+                    continue
+                key = _phrase_key(doc, exact=matcher_name == "exact")
+                if matcher_name in self._index:
+                    self._index[matcher_name][key].append(value)
+                else:
+                    self._owners[matcher_name][key].add(record.id)
+                added.append((matcher_name, key, value))
+                if key not in self._in_matcher[matcher_name]:
+                    self._in_matcher[matcher_name].add(key)
+                    new_docs[matcher_name].append(doc)
                 if isinstance(value, _Term) and value.kind == "domain":
-                    self._by_domain[key] = record.id
-        for matcher_name, pairs in additions.items():
-            self._add_patterns(matcher_name, [key for key, _ in pairs])
+                    self._by_domain[value.text.lower()] = record.id
+            self._entries[record.id] = added
+        for matcher_name, phrase_docs in new_docs.items():
+            for start in range(0, len(phrase_docs), 10_000):
+                self._matchers[matcher_name].add(matcher_name, phrase_docs[start:start + 10_000])
         return len(stale) + len([p for p in fresh if p.id not in stale])
 
     def _remove(self, prospect_id: str) -> None:
         self.prospects.pop(prospect_id, None)
         for matcher_name, key, value in self._entries.pop(prospect_id, ()):
-            bucket = self._index[matcher_name]
-            refs = bucket.get(key)
-            if refs is None:
+            if matcher_name in self._owners:
+                self._owners[matcher_name][key].discard(prospect_id)
                 continue
+            refs = self._index[matcher_name].get(key, [])
             if value in refs:
                 refs.remove(value)
-            if not refs:
-                del bucket[key]
-                if key in self._matchers[matcher_name]:
-                    self._matchers[matcher_name].remove(key)
-            if isinstance(value, _Term) and value.kind == "domain" and self._by_domain.get(key) == prospect_id:
-                del self._by_domain[key]
-
-    def _add_patterns(self, matcher_name: str, keys: list[str]) -> None:
-        matcher = self._matchers[matcher_name]
-        for key, doc in zip(keys, self.nlp.tokenizer.pipe(keys, batch_size=2000)):
-            if len(doc):
-                matcher.add(key, [doc])
+            if isinstance(value, _Term) and value.kind == "domain" \
+                    and self._by_domain.get(value.text.lower()) == prospect_id:
+                del self._by_domain[value.text.lower()]
 
     # --- tagging ---------------------------------------------------------------------------
 
@@ -262,14 +269,14 @@ class ProspectTagger:
         found: list[_Occurrence] = []
         for matcher_name in ("names", "exact"):
             index = self._index[matcher_name]
-            for match_id, start, end in self._matchers[matcher_name](doc):
+            for _, start, end in self._matchers[matcher_name](doc):
                 span = doc[start:end]
-                for term in index.get(self.nlp.vocab.strings[match_id], ()):
+                for term in index.get(_phrase_key(span, exact=matcher_name == "exact"), ()):
                     if term.kind == "ticker" and not _ticker_prefixed(doc, start):
                         continue
                     found.append(_Occurrence(term, _where(span, fields), span))
         if found:
-            excluded = self._excluded_spans(doc)
+            excluded = self._excluded_spans(doc, {o.term.prospect_id for o in found})
             found = [o for o in found if not any(s.start <= o.span.start and o.span.end <= s.end
                                                  for s in excluded.get(o.term.prospect_id, ()))]
         found = _longest_per_prospect(found)
@@ -278,12 +285,13 @@ class ProspectTagger:
         found.extend(self._link_mentions(doc, url))
         return found
 
-    def _excluded_spans(self, doc: Doc) -> dict[str, list[Span]]:
+    def _excluded_spans(self, doc: Doc, candidates: set[str]) -> dict[str, list[Span]]:
         spans: dict[str, list[Span]] = defaultdict(list)
-        index = self._index["exclude"]
-        for match_id, start, end in self._matchers["exclude"](doc):
-            for prospect_id in index.get(self.nlp.vocab.strings[match_id], ()):
-                spans[prospect_id].append(doc[start:end])
+        owners = self._owners["exclude"]
+        for _, start, end in self._matchers["exclude"](doc):
+            span = doc[start:end]
+            for prospect_id in owners.get(_phrase_key(span), set()) & candidates:
+                spans[prospect_id].append(span)
         return spans
 
     def _keywords_found(self, doc: Doc, occurrences: list[_Occurrence]) -> dict[str, list[str]]:
@@ -291,17 +299,17 @@ class ProspectTagger:
         taken: dict[str, list[tuple[int, int]]] = defaultdict(list)
         for o in occurrences:
             taken[o.term.prospect_id].append((o.span.start, o.span.end))
-        for prospect_id, spans in self._excluded_spans(doc).items():
-            if prospect_id in taken:
-                taken[prospect_id].extend((s.start, s.end) for s in spans)
+        for prospect_id, spans in self._excluded_spans(doc, set(taken)).items():
+            taken[prospect_id].extend((s.start, s.end) for s in spans)
         found: dict[str, list[str]] = defaultdict(list)
-        index = self._index["keyword"]
-        for match_id, start, end in self._matchers["keyword"](doc):
-            for prospect_id in index.get(self.nlp.vocab.strings[match_id], ()):
-                if prospect_id not in taken or any(s < end and start < e for s, e in taken[prospect_id]):
+        owners = self._owners["keyword"]
+        for _, start, end in self._matchers["keyword"](doc):
+            span = doc[start:end]
+            for prospect_id in owners.get(_phrase_key(span), set()) & taken.keys():
+                if any(s < end and start < e for s, e in taken[prospect_id]):
                     continue
-                if doc[start:end].text not in found[prospect_id]:
-                    found[prospect_id].append(doc[start:end].text)
+                if span.text not in found[prospect_id]:
+                    found[prospect_id].append(span.text)
         return found
 
     def _url_mentions(self, doc: Doc, fields) -> Iterator[_Occurrence]:
@@ -393,7 +401,8 @@ class ProspectTagger:
                 name = part.text.strip(" '’\"“”")
                 name = name[:-2].rstrip() if name.endswith(("'s", "’s")) else name
                 if (len(name) >= 2 and any(c.isupper() for c in name) and name not in names
-                        and name.lower() not in self._index["names"] and name not in self._index["exact"]):
+                        and not self._index["names"].get(_phrase_key(part))
+                        and not self._index["exact"].get(_phrase_key(part, exact=True))):
                     names.append(name)
         return tuple(names)
 
@@ -416,6 +425,11 @@ def _untaken_runs(ent: Span, taken: set[int]) -> Iterator[Span]:
             start = None
 
 
+def _phrase_key(tokens: Iterable, exact: bool = False) -> str:
+    """What a phrase is indexed under: its tokens, lower-cased unless matched exactly."""
+    return " ".join(t.text if exact else t.lower_ for t in tokens)
+
+
 # --- prospect records into matcher entries -------------------------------------------------
 
 def _entries_for(record: ProspectRecord) -> Iterator[tuple[str, str, object]]:
@@ -428,13 +442,13 @@ def _entries_for(record: ProspectRecord) -> Iterator[tuple[str, str, object]]:
             return
         acronym = _is_acronym(text)
         matcher = "exact" if acronym or kind == "ticker" else "names"
-        key = text if matcher == "exact" else text.lower()
-        if (matcher, key, kind == "ticker") in seen:
+        mark = (matcher, text if matcher == "exact" else text.lower(), kind == "ticker")
+        if mark in seen:
             return
-        seen.add((matcher, key, kind == "ticker"))
+        seen.add(mark)
         if kind in ("name", "alias") and acronym:
             kind = "acronym"
-        yield matcher, key, _Term(record.id, kind, text, _ambiguous(record, text, kind))
+        yield matcher, text, _Term(record.id, kind, text, _ambiguous(record, text, kind))
 
     for form, kind in [(record.name, "name")] + [(a, "alias") for a in record.aliases]:
         base = company_basename(form)
@@ -451,10 +465,10 @@ def _entries_for(record: ProspectRecord) -> Iterator[tuple[str, str, object]]:
         yield from term(ticker.upper(), "ticker")
     for phrase in record.exclude:
         if phrase.strip():
-            yield "exclude", phrase.strip().lower(), record.id
+            yield "exclude", phrase.strip(), record.id
     for keyword in record.keywords:
         if keyword.strip():
-            yield "keyword", keyword.strip().lower(), record.id
+            yield "keyword", keyword.strip(), record.id
 
 
 def _ambiguous(record: ProspectRecord, text: str, kind: str) -> bool:
