@@ -113,6 +113,7 @@ def fetch(config: ConfigOption = None,
     """Run due sources (or the one named) once and exit; exit 1 if any failed."""
     _setup_logging(log_format=log_format)
     from intel.pipeline import Pipeline
+    from intel.progress import source_run_progress
     from intel.worker import Worker
     from models import repository
 
@@ -126,7 +127,8 @@ def fetch(config: ConfigOption = None,
     pipeline = Pipeline(loaded, sessions)
     worker = Worker(pipeline)
     try:
-        outcomes = worker.tick(only=source)
+        with source_run_progress(pipeline, only=source, console=errors):  # a bar on terminals only
+            outcomes = worker.tick(only=source)
     finally:
         worker.stop()
         pipeline.close()

@@ -38,3 +38,32 @@ def test_status_shows_sources_prospects_and_runs(write_config, feed_server, tmp_
     assert row["qualifying"] == "1" and row["delivering"] == "1" and row["total"] == "2"
     assert "Latest runs" in result.output
     assert sum("flaky-news" in line and "failed" in line for line in lines) == 1
+
+
+def test_a_long_fetch_shows_progress_on_a_terminal_only(write_config, feed_server):
+    import io
+
+    from rich.console import Console
+
+    from intel.progress import source_run_progress
+
+    for n in range(3):
+        feed_server.serve(f"/f{n}.xml", rss_feed({"title": f"story {n}", "guid": str(n)}))
+    config = write_config(sources=[{"id": f"feed-{n}", "kind": "rss", "url": feed_server.url(f"/f{n}.xml")}
+                                   for n in range(3)])
+    pipeline, worker = start_pipeline(config)
+    terminal = io.StringIO()
+    try:
+        with source_run_progress(pipeline, console=Console(file=terminal, force_terminal=True, width=100)):
+            outcomes = worker.tick()
+        assert len(outcomes) == 3
+        assert "3/3" in terminal.getvalue() and "fetched feed-" in terminal.getvalue()
+        assert "run_source" not in vars(pipeline)  # the counting wrapper is gone afterwards
+
+        piped = io.StringIO()  # not a terminal (CI, a pipe): no bar at all
+        with source_run_progress(pipeline, only="feed-0", console=Console(file=piped, force_terminal=False)):
+            worker.tick(only="feed-0")
+        assert piped.getvalue() == ""
+    finally:
+        worker.stop()
+        pipeline.close()
