@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import Counter
-from typing import Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Mapping, Sequence
 
 from w3lib.url import canonicalize_url, url_query_cleaner
 
@@ -25,12 +28,35 @@ def canonical_url(url: str | None) -> str | None:
         return url
 
 
+# C0 controls (but tab, newline, carriage return), DEL, and lone surrogates: no reader shows them,
+# PostgreSQL refuses NUL in text, and a UTF-8 encoder refuses surrogates.
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def printable(text: str) -> str:
+    return _UNPRINTABLE.sub("", text) if text else text
+
+
+def scrubbed(item: RawItem) -> RawItem:
+    """The item without characters that cannot be shown or stored (broken CMSs emit them)."""
+    fields = {"title": item.title, "summary": item.summary, "content": item.content, "url": item.url,
+              "guid": item.guid, "author": item.author}
+    clean = {name: printable(value) for name, value in fields.items() if value}
+    changed = {name: value for name, value in clean.items() if value != fields[name]}
+    if not changed:
+        return item
+    if "title" in changed and not changed["title"].strip():
+        changed["title"] = "(untitled)"
+    return replace(item, **changed)
+
+
 def with_storage_keys(items: Sequence[RawItem]) -> list[tuple[str, RawItem]]:
     """Pair each item with the key it is stored under; the first of two same-key items wins.
 
     The GUID is the key when the feed gives it once; a GUID that is missing or
     repeated within the feed falls back to the canonical link, then to title and date.
     """
+    items = [scrubbed(item) for item in items]
     guid_counts = Counter(item.guid for item in items if item.guid)
     keyed, taken = [], set()
     for item in items:
@@ -46,3 +72,27 @@ def with_storage_keys(items: Sequence[RawItem]) -> list[tuple[str, RawItem]]:
             taken.add(key)
             keyed.append((key, item))
     return keyed
+
+
+def reuse_known_keys(keyed: Sequence[tuple[str, RawItem]], known_by_link: Mapping[str, str],
+                     known_by_title: Mapping[tuple[str, datetime | None], str]) -> list[tuple[str, RawItem]]:
+    """Keep stored items' keys for entries whose GUID changed since they were stored.
+
+    Some feeds mint a new GUID on every fetch; keyed by GUID, each poll would
+    store every entry again. An entry whose key is not stored yet but whose
+    link (unique in this fetch) — or, without a link, title and date — is
+    stored under another key is that stored item.
+    """
+    link_counts = Counter(item.url for _, item in keyed if item.url)
+    taken = {key for key, _ in keyed}
+    result = []
+    for key, item in keyed:
+        if item.url:
+            known = known_by_link.get(item.url) if link_counts[item.url] == 1 else None
+        else:
+            known = known_by_title.get((item.title, item.published_at))
+        if known and known != key and known not in taken:
+            taken.add(known)
+            key = known
+        result.append((key, item))
+    return result

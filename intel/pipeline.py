@@ -12,16 +12,16 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectors import build_connectors
-from connectors.base import Connector, ConnectorError, FetchError, FetchResult, GoneError, SourceSpec
+from connectors.base import Connector, ConnectorError, FetchError, FetchResult, GoneError, RawItem, SourceSpec
 from connectors.http import DEFAULT_USER_AGENT, HttpLimits, PoliteClient
 from intel import after_fetch, metrics
 from intel.clock import utcnow
-from intel.normalize import with_storage_keys
+from intel.normalize import reuse_known_keys, with_storage_keys
 from intel.schedule import next_check_after_failure, next_check_after_success
 from intel.settings import Config, ProspectRecord
 from intel.enrich import enrich_run
 from intel.tagging import ProspectTagger, TagInput, load_pipeline
-from models import repository
+from models import item_keys, repository
 from models.db import make_engine, make_sessionmaker
 from models.tables import Prospect
 from models.values import ItemToStore, RunCounts, RunRecord, SourceState
@@ -113,7 +113,7 @@ class Pipeline:
             return self._fail(state, started, f"storing failed: {type(exc).__name__}")
 
     def _store(self, state: SourceState, started: datetime, result: FetchResult) -> RunOutcome:
-        keyed = with_storage_keys(result.items)
+        keyed = self._keyed(state.id, result.items)
         tags = self.tag([TagInput(item.title, item.summary, item.content, item.url) for _, item in keyed]) \
             if keyed else []
         with self.sessions() as session:
@@ -142,6 +142,17 @@ class Pipeline:
                  counts.new, counts.updated, counts.seen)
         metrics.record_run(state.kind, status, counts.new, counts.updated)
         return RunOutcome(state.id, status, counts)
+
+    def _keyed(self, source_id: str, items: Sequence[RawItem]) -> list[tuple[str, RawItem]]:
+        """Storage keys; entries whose GUID rotates keep the key they were first stored under."""
+        keyed = with_storage_keys(items)
+        if not keyed:
+            return keyed
+        with self.sessions() as session:
+            by_link = item_keys.keys_by_link(session, source_id, [item.url for _, item in keyed if item.url])
+            by_title = item_keys.keys_by_title_and_date(
+                session, source_id, [(item.title, item.published_at) for _, item in keyed if not item.url])
+        return reuse_known_keys(keyed, by_link, by_title)
 
     def _fail(self, state: SourceState, started: datetime, error: str, *, http_status: int | None = None,
               retry_after: float | None = None, disable: str | None = None) -> RunOutcome:
