@@ -12,6 +12,8 @@ URLs only for sources that came from config.
 from __future__ import annotations
 
 import email.utils
+import functools
+import ssl
 import threading
 import zlib
 from dataclasses import dataclass, field
@@ -191,6 +193,8 @@ class PoliteClient:
                                  f"{self.limits.deadline:g}s): {type(exc).__name__}") from exc
             except httpx.HTTPError as exc:
                 raise FetchError(f"{type(exc).__name__}: {exc or 'network error'} ({url})") from exc
+            except httpx.InvalidURL as exc:  # not an HTTPError: e.g. leading-zero IPv4 ("0177.0.0.1")
+                raise FetchError(f"not a valid URL: {url} ({exc})") from exc
 
     def _slot(self, host: str) -> threading.BoundedSemaphore:
         with self._lock:
@@ -206,12 +210,18 @@ def _transport_with_backend(backend: GuardedBackend) -> httpx.HTTPTransport:
     httpx has no public knob for the network backend, so the pool it builds is
     swapped for an identical one that uses ours (tests prove the guard is live).
     """
-    transport = httpx.HTTPTransport(trust_env=False)
-    ssl_context = httpx.create_ssl_context(trust_env=False)
+    ssl_context = _ssl_context()
+    transport = httpx.HTTPTransport(verify=ssl_context, trust_env=False)
     transport._pool = httpcore.ConnectionPool(ssl_context=ssl_context, max_connections=100,
                                               max_keepalive_connections=20, keepalive_expiry=5.0,
                                               network_backend=backend)
     return transport
+
+
+@functools.lru_cache(maxsize=1)
+def _ssl_context() -> ssl.SSLContext:
+    # Loading the CA bundle costs ~0.1 s; one context serves every client and thread.
+    return httpx.create_ssl_context(trust_env=False)
 
 
 def _origin(url: str) -> tuple[str, str | None, int | None]:

@@ -32,6 +32,9 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], list[str]]
 
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+# Special-purpose blocks some Python versions call global (3.11 does for 192.0.0.192, which
+# Oracle Cloud's metadata service used); nothing a feed lives on.
+_SPECIAL_PURPOSE = (ipaddress.IPv4Network("192.0.0.0/24"),)
 _ODD_IPV4 = re.compile(r"^[0-9a-fA-FxX.]+$")
 _deadline: ContextVar[float | None] = ContextVar("fetch_deadline", default=None)
 
@@ -89,6 +92,8 @@ def refusal_reason(address: IPAddress) -> str | None:
         return "a multicast address"
     if address.is_private:
         return "a private address"
+    if any(address in network for network in _SPECIAL_PURPOSE if address.version == network.version):
+        return "a special-purpose address (metadata services live there too)"
     if address.is_reserved or not address.is_global:
         return "a reserved, non-public address"
     return None
