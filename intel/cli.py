@@ -68,15 +68,19 @@ def _prepare(config: Config):
     return sessions
 
 
-def _api_app(config: Config, sessions=None):
-    from api.app import create_app
+def _api_settings(config: Config):
     from api.settings import ApiSettings
 
-    settings = ApiSettings(database=config.database, public_url=config.server.public_url,
-                           page_size=config.feeds.page_size, max_age=config.feeds.max_age,
-                           auth_required=config.auth.required, channels=_channel_specs(config),
-                           tagging_model=config.tagging.model, tagging_min_score=config.tagging.min_score)
-    return create_app(settings, sessions)
+    return ApiSettings(database=config.database, public_url=config.server.public_url,
+                       page_size=config.feeds.page_size, max_age=config.feeds.max_age,
+                       auth_required=config.auth.required, channels=_channel_specs(config),
+                       tagging_model=config.tagging.model, tagging_min_score=config.tagging.min_score)
+
+
+def _api_app(config: Config, sessions=None):
+    from api.app import create_app
+
+    return create_app(_api_settings(config), sessions)
 
 
 def _channel_specs(config: Config):
@@ -265,16 +269,17 @@ def run(config: ConfigOption = None, log_format: LogFormatOption = LogFormat.tex
     api = _api_app(loaded, sessions)
     # A reloaded config reaches the API too: channels, page size, cache lifetime.
     running = _start_worker(config, loaded, sessions,
-                            on_reload=lambda new: setattr(api.state, "settings", _api_app(new, sessions).state.settings))
+                            on_reload=lambda new: setattr(api.state, "settings", _api_settings(new)))
     base = loaded.server.public_url
     console.print(f"\n[bold]prospect-intel[/bold] is running at {base} — feeds to open:")
     for prospect in loaded.prospects[:50]:
-        console.print(f"  {prospect.name:<32} {base}/feeds/prospects/{prospect.id}.atom", highlight=False)
+        console.print(f"  {prospect.name:<32} {base}/feeds/prospects/{prospect.id}.atom", highlight=False,
+                      soft_wrap=True)  # one URL per line, whatever the terminal width
     console.print(f"  JSON API: {base}/api/v1/prospects   sources: {base}/api/v1/sources   "
-                  f"docs: {base}/docs\n", highlight=False)
+                  f"docs: {base}/docs   your page: {base}/app\n", highlight=False, soft_wrap=True)
     if loaded.auth.required:
         console.print(f"  Feeds need a token: `intel tokens create --user EMAIL`, then subscribe to "
-                      f"{base}/feeds/users/EMAIL.opml?token=TOKEN\n", highlight=False)
+                      f"{base}/feeds/users/EMAIL.opml?token=TOKEN\n", highlight=False, soft_wrap=True)
     try:
         uvicorn.run(api, host=loaded.server.host, port=loaded.server.port, log_level="info",
                     log_config=None)  # our handlers: same format, tokens redacted
