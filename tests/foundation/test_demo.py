@@ -32,20 +32,22 @@ def test_intel_run_serves_demo_feeds_within_a_minute(tmp_path):
                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}/feeds/prospects/siemens.atom"
     try:
-        deadline, feed = time.monotonic() + 60, None
+        deadline, feed, revalidated = time.monotonic() + 60, None, None
         while time.monotonic() < deadline:
             try:
                 response = httpx.get(url, timeout=5)
                 feed = feedparser.parse(response.content)
                 if response.status_code == 200 and feed.entries:
-                    break
+                    # Other demo sources may still be landing; once the feed settles its ETag holds.
+                    revalidated = httpx.get(url, headers={"If-None-Match": response.headers["etag"]}, timeout=5)
+                    if revalidated.status_code == 304:
+                        break
             except httpx.TransportError:
                 pass
             time.sleep(0.5)
         assert feed is not None and feed.entries, "no Siemens entries within a minute"
         assert all("Siemens" in e.title + e.summary for e in feed.entries)
-        again = httpx.get(url, headers={"If-None-Match": response.headers["etag"]}, timeout=5)
-        assert again.status_code == 304
+        assert revalidated is not None and revalidated.status_code == 304
     finally:
         process.send_signal(signal.SIGINT)
         try:
