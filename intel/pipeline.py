@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from dataclasses import dataclass, replace
@@ -51,6 +52,10 @@ class Pipeline:
         self._tagger_version: datetime | None = None
         self._tagger_lock = threading.Lock()
         self._build_lock = threading.Lock()
+        # SQLite lets one writer in at a time and makes the others sleep-poll for the lock; queueing
+        # them here instead wakes the next one the moment a run commits. PostgreSQL needs no queue.
+        self._write_lock = (threading.Lock() if self.sessions.kw["bind"].dialect.name == "sqlite"
+                            else contextlib.nullcontext())
 
     def close(self) -> None:
         self.client.close()
@@ -132,7 +137,7 @@ class Pipeline:
                         http_status=result.http_status, bytes_read=result.bytes_read,
                         etag=result.etag, last_modified=result.last_modified, new_url=result.final_url,
                         error="; ".join(result.warnings) or None, lease_owner=state.lease_owner)
-        with self.sessions.begin() as session:
+        with self._write_lock, self.sessions.begin() as session:
             extras = after_fetch.apply_extras(session, self.config, state, result, finished)
             if extras.notes:
                 run = replace(run, error="; ".join([*extras.notes, *result.warnings]))
@@ -163,7 +168,7 @@ class Pipeline:
                         next_check_at=next_check_after_failure(state, finished, self.config.scheduler,
                                                                retry_after))
         try:
-            with self.sessions.begin() as session:
+            with self._write_lock, self.sessions.begin() as session:
                 repository.record_failure(session, state.id, run)
         except SQLAlchemyError as exc:  # the lease expires and another tick retries
             log.error("source %s: could not record the failure: %s", state.id, exc)

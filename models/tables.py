@@ -235,6 +235,9 @@ class StoryBand(Base):
     story_id: Mapped[int] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"), primary_key=True,
                                           index=True)
 
+    # Candidates are found by hash alone (migration 0002_scale); the primary key starts with band.
+    __table_args__ = (Index("ix_story_bands_hash", "hash"),)
+
 
 class OrganizationSeen(Base):
     """An organization (not a prospect) a statistical model found in an item: lead discovery."""

@@ -108,7 +108,7 @@ def cluster(feed_server, write_config, tmp_path, database_url):
     def make(delay: float):
         sources = serve_sources(feed_server, delay)
         write_config(sources=sources, database=database_url,
-                     scheduler={"tick": 0.5, "lease": 3, "workers": 4}, http={"per_host": 8})
+                     scheduler={"tick": 0.5, "lease": 4, "workers": 4}, http={"per_host": 8})
         return tmp_path / "intel.yaml", create_engine(database_url)
 
     return make
@@ -121,7 +121,7 @@ def test_three_workers_fetch_every_source_exactly_once(cluster, feed_server, tmp
     try:
         def all_fetched() -> bool:
             return fetched(engine) == SOURCES
-        wait_until(all_fetched, 45, "all 300 sources to be fetched", workers)
+        wait_until(all_fetched, 150, "all 300 sources to be fetched", workers)
         time.sleep(1.5)  # three more ticks of every worker: nothing may be fetched again
     finally:
         stop_workers(workers)
@@ -152,7 +152,7 @@ def test_sources_of_a_killed_worker_are_fetched_by_the_others_after_its_lease(cl
 
         def victim_mid_run() -> bool:
             return fetched(engine) >= 20 and bool(leases_of_victim())
-        wait_until(victim_mid_run, 30, "the first worker to be mid-run", workers)
+        wait_until(victim_mid_run, 120, "the first worker to be mid-run", workers)
         os.kill(victim.pid, signal.SIGKILL)
         victim.wait()
         orphaned = dict(leases_of_victim())
@@ -160,7 +160,7 @@ def test_sources_of_a_killed_worker_are_fetched_by_the_others_after_its_lease(cl
 
         def all_fetched() -> bool:
             return fetched(engine) == SOURCES
-        wait_until(all_fetched, 45, "the other workers to fetch every source", workers)
+        wait_until(all_fetched, 150, "the other workers to fetch every source", workers)
     finally:
         stop_workers(workers)
 

@@ -1,0 +1,196 @@
+"""Ingest throughput: 1,000 feeds x 50 items from loopback, end to end, against the `reader` library.
+
+Measured side by side in one run, each on a fresh SQLite database and the same
+loopback feed farm (its own process):
+  - prospect-intel, tagging off: fetch, parse, exact dedup, store -- what reader does too
+    (prospect tagging, story clustering and lead discovery switched off);
+  - prospect-intel, tagging on: the whole pipeline, tagging against 10,000 prospects;
+  - reader (lemon24/reader from PyPI) updating the same feeds with as many threads.
+Then the peak RSS of a worker process ingesting 1,000,000 items (full size only;
+--quick ingests fewer and extrapolates, and says so).
+
+    .venv/bin/python bench/ingest.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import (FeedFarm, Stopwatch, companies, machine, owners_for, peak_rss_mb,  # noqa: E402
+                          summary_line, write_config)
+
+FULL = {"feeds": 1000, "items": 50, "prospects": 10_000, "rss_items": 1_000_000}
+QUICK = {"feeds": 60, "items": 50, "prospects": 1_000, "rss_items": 9_000}
+THREADS = 4
+_ENRICH_RUN = None  # the pipeline's own, kept while a tagging-off run replaces it
+
+
+def start_worker(config_path: Path, tagging: bool):
+    """Migrate, sync and build a worker exactly as `intel worker` does; tagging off skips only tagging."""
+    global _ENRICH_RUN
+    import intel.pipeline
+    from intel.config import load_config
+    from intel.pipeline import Pipeline
+    from intel.sync import sync_config
+    from intel.tagging import TagResult
+    from intel.worker import Worker
+    from models.db import make_engine, make_sessionmaker, upgrade
+
+    _ENRICH_RUN = _ENRICH_RUN or intel.pipeline.enrich_run
+    config = load_config(config_path)
+    engine = make_engine(config.database)
+    upgrade(engine)
+    sessions = make_sessionmaker(engine)
+    sync_config(sessions, config)
+    pipeline = Pipeline(config, sessions)
+    # Story clustering and lead discovery run after storing (intel.enrich); off with tagging.
+    intel.pipeline.enrich_run = _ENRICH_RUN if tagging else (lambda *args, **kwargs: None)
+    if not tagging:  # what reader does: fetch, parse, exact dedup, store; no intelligence stages
+        pipeline.tag = lambda inputs: [TagResult() for _ in inputs]
+    with Stopwatch() as build:
+        pipeline.tagger()  # start-up cost, paid once per process, not per item
+    return pipeline, Worker(pipeline, name="bench"), build.seconds
+
+
+def count_items(pipeline) -> int:
+    from models import repository
+
+    with pipeline.sessions() as session:
+        return repository.count_items(session)
+
+
+def run_ours(farm: FeedFarm, folder: Path, prospects: list[dict], tagging: bool) -> dict:
+    config = write_config(folder, f"sqlite:///{folder / 'intel.db'}", farm.urls(), prospects if tagging else [],
+                          workers=THREADS, per_host=THREADS)
+    pipeline, worker, build = start_worker(config, tagging)
+    try:
+        with Stopwatch() as clock:
+            outcomes = worker.tick()
+        items = count_items(pipeline)
+    finally:
+        worker.stop()
+        pipeline.close()
+    failed = [o for o in outcomes if o.status == "failed"]
+    if failed:
+        raise SystemExit(f"{len(failed)} sources failed, e.g. {failed[0].source_id}: {failed[0].error}")
+    return {"items": items, "seconds": clock.seconds, "per_s": items / clock.seconds, "build_s": build}
+
+
+def run_reader(farm: FeedFarm, folder: Path) -> dict:
+    # reader vendors its own feedparser; use the installed one, the parser prospect-intel uses too.
+    os.environ.setdefault("READER_NO_VENDORED_FEEDPARSER", "1")
+    from reader import make_reader
+
+    folder.mkdir(parents=True, exist_ok=True)
+    reader = make_reader(str(folder / "reader.sqlite"))
+    for url in farm.urls():
+        reader.add_feed(url)
+    with Stopwatch() as clock:
+        reader.update_feeds(workers=THREADS)
+    items = reader.get_entry_counts().total
+    broken = [f for f in reader.get_feeds() if f.last_exception]
+    reader.close()
+    if broken:
+        raise SystemExit(f"reader failed on {len(broken)} feeds, e.g. {broken[0].last_exception}")
+    return {"items": items, "seconds": clock.seconds, "per_s": items / clock.seconds}
+
+
+# --- memory: a worker ingesting a million items ------------------------------------------------
+
+def rss_child(config_path: str, target: int) -> None:
+    """Run in a fresh process: tick until `target` items are stored, printing `items rss_mb` per round."""
+    from intel.clock import utcnow
+    from models.bulk import make_sources_due
+
+    pipeline, worker, _ = start_worker(Path(config_path), tagging=True)
+    items = 0
+    while items < target:
+        with pipeline.sessions.begin() as session:
+            make_sources_due(session, utcnow())
+        worker.tick()
+        items = count_items(pipeline)
+        print(f"{items} {peak_rss_mb():.1f}", flush=True)
+    worker.stop()
+    pipeline.close()
+
+
+def measure_rss(feeds: int, items: int, prospects: list[dict], target: int, folder: Path,
+                names: list[str]) -> list[tuple[int, float]]:
+    farm = FeedFarm(feeds, items, names, rolling=True)  # every fetch brings 50 new items
+    try:
+        config = write_config(folder, f"sqlite:///{folder / 'intel.db'}", farm.urls(), prospects,
+                              workers=THREADS, per_host=THREADS)
+        child = subprocess.run([sys.executable, __file__, "--rss-child", str(config), "--target", str(target)],
+                               capture_output=True, text=True, check=False)
+    finally:
+        farm.close()
+    if child.returncode != 0:
+        raise SystemExit(f"the memory run failed:\n{child.stderr[-3000:]}")
+    return [(int(a), float(b)) for a, b in (line.split() for line in child.stdout.splitlines() if line.strip())]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="a reduced size that finishes in under a minute")
+    parser.add_argument("--rss-child", help=argparse.SUPPRESS)
+    parser.add_argument("--target", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.rss_child:
+        rss_child(args.rss_child, args.target)
+        return
+    size = QUICK if args.quick else FULL
+    import logging
+    logging.basicConfig(level=logging.WARNING)
+
+    prospects = owners_for(companies(size["prospects"]))
+    names = [p["name"] for p in prospects[:2000]]  # news is about listed companies and some small ones
+    print(f"ingest: {size['feeds']} feeds x {size['items']} items on loopback, {size['prospects']} prospects, "
+          f"{THREADS} threads each; {machine()}{' (--quick)' if args.quick else ''}")
+    farm = FeedFarm(size["feeds"], size["items"], names)
+    farm.warm()
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
+        tmp_path = Path(tmp)
+        off = run_ours(farm, tmp_path / "off", prospects, tagging=False)
+        peer = run_reader(farm, tmp_path / "reader")
+        on = run_ours(farm, tmp_path / "on", prospects, tagging=True)
+        farm.close()
+        print(f"  reader {_version()}:           {peer['items']:>7} items in {peer['seconds']:6.2f} s "
+              f"= {peer['per_s']:7.0f} items/s")
+        print(f"  prospect-intel, tagging off: {off['items']:>7} items in {off['seconds']:6.2f} s "
+              f"= {off['per_s']:7.0f} items/s   {off['per_s'] / peer['per_s']:.2f}x reader (goal >= 3x)")
+        print(f"  prospect-intel, tagging on:  {on['items']:>7} items in {on['seconds']:6.2f} s "
+              f"= {on['per_s']:7.0f} items/s   {on['per_s'] / peer['per_s']:.2f}x reader (goal >= 1x); "
+              f"matcher for {size['prospects']} prospects built once in {on['build_s']:.1f} s")
+        rounds = measure_rss(size["feeds"], size["items"], prospects, size["rss_items"], tmp_path / "rss", names)
+    stored, peak = rounds[-1]
+    if args.quick:
+        first_items, first_peak = rounds[0]
+        slope = (peak - first_peak) / max(1, stored - first_items)  # MiB per item after warm-up
+        estimate = peak + slope * (FULL["rss_items"] - stored)
+        print(f"  worker peak RSS: {peak:.0f} MiB after {stored} items (tagging on); ESTIMATED for "
+              f"1,000,000 items by extrapolating the growth after the first round "
+              f"({slope * 1e6:.1f} MiB per million): {estimate:.0f} MiB (goal < 500) — not measured in --quick")
+        rss_key, rss_value = "rss_mb_1m_estimated", estimate
+    else:
+        print(f"  worker peak RSS: {peak:.0f} MiB after ingesting {stored} items (tagging on; goal < 500 MiB)")
+        rss_key, rss_value = "rss_mb_1m", peak
+    print(summary_line(items_per_s_off=off["per_s"], items_per_s_on=on["per_s"], reader_items_per_s=peer["per_s"],
+                       vs_reader_off=off["per_s"] / peer["per_s"], vs_reader_on=on["per_s"] / peer["per_s"],
+                       **{rss_key: rss_value}, quick=int(args.quick)))
+
+
+def _version() -> str:
+    import reader
+
+    return reader.__version__
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,259 @@
+"""Serving latency: per-prospect Atom feeds from 1,000,000 items and 10,000 prospects, SQLite and PostgreSQL.
+
+For each database, in one run, against the real app (`intel serve` in its own
+process) with concurrent clients:
+  - a trivial endpoint of the same app (/healthz: routing, one `SELECT 1`) -- the floor;
+  - the 304 path: a feed reader re-polling with the ETag it got (query, no render);
+  - a full render of a prospect's Atom feed (query, render, send).
+Goal: p99 of a full feed under 100 ms on both databases.
+
+    .venv/bin/python bench/serve.py [--quick] [--only sqlite|postgres]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import (EPOCH, EVENTS, Stopwatch, companies, machine, median, owners_for,  # noqa: E402
+                          percentile, summary_line, vocabulary)
+
+FULL = {"items": 1_000_000, "prospects": 10_000, "sources": 1000, "requests": 2000}
+QUICK = {"items": 50_000, "prospects": 10_000, "sources": 200, "requests": 300}
+CLIENTS = 4
+POSTGRES_URL = os.environ.get("INTEL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+SIGNAL_TYPES = ("funding", "acquisition", "leadership_change", "hiring", "expansion", "product_launch",
+                "partnership", "contract_win", "earnings")
+
+
+# --- loading --------------------------------------------------------------------------------
+
+def load(url: str, size: dict, prospects: list[dict]) -> dict[str, float]:
+    """Migrate and bulk-load items, mentions and signals; returns timings and counts."""
+    from models.bulk import (after_bulk_load, insert_items, insert_mentions, insert_prospects, insert_signals,
+                             insert_sources, table_counts)
+    from models.db import make_engine, make_sessionmaker, upgrade
+
+    engine = make_engine(url)
+    upgrade(engine)
+    sessions = make_sessionmaker(engine)
+    rnd = random.Random(42)
+    words = vocabulary()
+    now = datetime.fromtimestamp(EPOCH, tz=timezone.utc)
+    ids = [p["id"] for p in prospects]
+    with Stopwatch() as clock, sessions.begin() as session:
+        insert_prospects(session, ({"id": p["id"], "name": p["name"], "aliases": [], "domains": p.get("domains", []),
+                                    "tickers": p.get("tickers", []), "people": [], "keywords": [], "exclude": [],
+                                    "owners": p["owner"], "stage": p["stage"], "industry": p.get("industry"),
+                                    "ambiguous": None, "origin": "config", "updated_at": now} for p in prospects))
+        insert_sources(session, ({"id": f"wire-{n}", "kind": "rss", "url": f"https://wire{n}.example.com/feed.xml",
+                                  "title": f"Business wire {n}", "visibility": "external", "settings": {},
+                                  "every_seconds": 1800.0, "enabled": True, "error_count": 0, "next_check_at": now}
+                                 for n in range(size["sources"])))
+        mentions: list[dict] = []
+        signals: list[dict] = []
+
+        def items():
+            for item_id in range(1, size["items"] + 1):
+                when = now - timedelta(seconds=item_id * 7)
+                # A few prospects are in the news all the time, most now and then (Zipf-like).
+                about = {ids[int(len(ids) * rnd.random() ** 2)] for _ in range(1 + (rnd.random() < 0.3))}
+                name = next(iter(about))
+                title = f"{name.replace('-', ' ').title()} {rnd.choice(EVENTS)}"
+                summary = f"<p>{' '.join(rnd.choice(words) for _ in range(40))}.</p>"
+                for prospect_id in about:
+                    mentions.append({"item_id": item_id, "prospect_id": prospect_id,
+                                     "score": round(0.5 + rnd.random() / 2, 2),
+                                     "evidence": [f"title: name {name!r}"], "sort_at": when})
+                if rnd.random() < 0.3:
+                    signals.append({"item_id": item_id, "prospect_id": name, "type": rnd.choice(SIGNAL_TYPES),
+                                    "score": 0.8, "role": None, "evidence": ["title: keyword"]})
+                key = hashlib.sha256(str(item_id).encode()).hexdigest()
+                yield {"id": item_id, "source_id": f"wire-{item_id % size['sources']}", "dedup_key": key,
+                       "guid": f"item-{item_id}", "url": f"https://news.example.com/{item_id}", "title": title,
+                       "summary": summary, "content": "", "author": None, "visibility": "external",
+                       "content_hash": key, "published_at": when, "first_seen_at": when, "updated_at": when,
+                       "sort_at": when}
+
+        batch: list[dict] = []
+        for row in items():
+            batch.append(row)
+            if len(batch) == 20_000:
+                insert_items(session, batch)
+                insert_mentions(session, mentions)
+                insert_signals(session, signals)
+                batch, mentions[:], signals[:] = [], [], []
+        insert_items(session, batch)
+        insert_mentions(session, mentions)
+        insert_signals(session, signals)
+    with sessions.begin() as session:
+        after_bulk_load(session)
+        counts = table_counts(session)
+    engine.dispose()
+    return {"load_s": clock.seconds, **counts}
+
+
+# --- serving --------------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(folder: Path, url: str) -> tuple[subprocess.Popen, str]:
+    import yaml
+
+    port = free_port()
+    config = folder / "serve.yaml"
+    config.write_text(yaml.safe_dump({"database": url, "server": {"host": "127.0.0.1", "port": port},
+                                      "auth": {"required": False}}), encoding="utf-8")
+    process = subprocess.Popen([sys.executable, "-m", "intel.cli", "serve", "--config", str(config)],
+                               stdout=subprocess.DEVNULL, stderr=(folder / "serve.log").open("wb"),
+                               cwd=Path(__file__).resolve().parents[1],
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    base = f"http://127.0.0.1:{port}"
+    import httpx
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                return process, base
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    process.kill()
+    raise SystemExit(f"intel serve did not come up:\n{(folder / 'serve.log').read_text()[-2000:]}")
+
+
+def hammer(base: str, paths: list[tuple[str, dict]], expect: int) -> list[float]:
+    """Request every (path, headers) with CLIENTS concurrent keep-alive clients; latencies in ms."""
+    import httpx
+
+    latencies: list[float] = []
+    problems: list[str] = []
+    lock = threading.Lock()
+    queue = list(reversed(paths))
+
+    def client() -> None:
+        with httpx.Client(base_url=base, timeout=30) as http:
+            while True:
+                with lock:
+                    if not queue:
+                        return
+                    path, headers = queue.pop()
+                start = time.perf_counter()
+                response = http.get(path, headers=headers)
+                _ = response.content
+                elapsed = (time.perf_counter() - start) * 1000
+                with lock:
+                    latencies.append(elapsed)
+                    if response.status_code != expect:
+                        problems.append(f"{path}: {response.status_code}")
+
+    threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if problems:
+        raise SystemExit(f"{len(problems)} unexpected answers, e.g. {problems[:3]}")
+    return latencies
+
+
+def measure(base: str, prospect_ids: list[str], requests: int) -> dict[str, list[float]]:
+    import httpx
+
+    rnd = random.Random(7)
+    picks = [rnd.choice(prospect_ids) for _ in range(requests)]
+    warm = [(f"/feeds/prospects/{p}.atom", {}) for p in picks[:50]]
+    hammer(base, warm + [("/healthz", {})] * 50, 200)
+    etags = {}
+    with httpx.Client(base_url=base, timeout=30) as http:
+        for prospect_id in set(picks):
+            etags[prospect_id] = http.get(f"/feeds/prospects/{prospect_id}.atom").headers["etag"]
+    return {
+        "trivial": hammer(base, [("/healthz", {})] * requests, 200),
+        "not_modified": hammer(base, [(f"/feeds/prospects/{p}.atom", {"If-None-Match": etags[p]}) for p in picks],
+                               304),
+        "full": hammer(base, [(f"/feeds/prospects/{p}.atom", {}) for p in picks], 200),
+    }
+
+
+def postgres_schema() -> tuple[str, callable]:
+    from sqlalchemy import create_engine, text
+
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(POSTGRES_URL)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+
+    def drop() -> None:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+    sep = "&" if "?" in POSTGRES_URL else "?"
+    return f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}", drop
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="a reduced size that finishes in under a minute")
+    parser.add_argument("--only", choices=["sqlite", "postgres"], help="measure one database only")
+    args = parser.parse_args()
+    size = QUICK if args.quick else FULL
+    prospects = owners_for(companies(size["prospects"]))
+    print(f"serve: {size['items']} items, {size['prospects']} prospects, {CLIENTS} concurrent clients, "
+          f"{size['requests']} requests per path; {machine()}{' (--quick)' if args.quick else ''}")
+    figures: dict[str, float] = {}
+    backends = [args.only] if args.only else ["sqlite", "postgres"]
+    with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
+        for backend in backends:
+            folder = Path(tmp) / backend
+            folder.mkdir()
+            drop = None
+            url = f"sqlite:///{folder / 'intel.db'}"
+            if backend == "postgres":
+                url, drop = postgres_schema()
+            try:
+                loaded = load(url, size, prospects)
+                print(f"  {backend}: loaded {loaded['items']} items, {loaded['mentions']} mentions, "
+                      f"{loaded['signals']} signals in {loaded['load_s']:.0f} s")
+                server, base = start_server(folder, url)
+                try:
+                    latencies = measure(base, [p["id"] for p in prospects], size["requests"])
+                finally:
+                    server.terminate()
+                    server.wait(10)
+            finally:
+                if drop:
+                    drop()
+            floor = median(latencies["trivial"])
+            for path, label in (("trivial", "trivial /healthz"), ("not_modified", "304 (ETag matches)"),
+                                ("full", "full Atom render")):
+                p50, p99 = median(latencies[path]), percentile(latencies[path], 99)
+                print(f"    {label:<20} p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  p50 = {p50 / floor:4.1f}x trivial")
+                figures[f"{backend}_{path}_p50_ms"] = p50
+                figures[f"{backend}_{path}_p99_ms"] = p99
+            full99 = figures[f"{backend}_full_p99_ms"]
+            print(f"    full render p50 = {figures[f'{backend}_full_p50_ms'] / figures[f'{backend}_not_modified_p50_ms']:.1f}x "
+                  f"the 304 path; p99 {full99:.0f} ms {'meets' if full99 < 100 else 'MISSES'} the 100 ms goal")
+    print(summary_line(**figures, quick=int(args.quick)))
+
+
+if __name__ == "__main__":
+    main()
