@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Mapping
 
 from sqlalchemy import exists, func, insert, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from models.tables import Item, Mention, Story, StoryBand
 
@@ -72,14 +72,18 @@ def _matching_story(session: Session, fingerprint: StoryPrint, since: datetime, 
         .join(Story, Story.id == StoryBand.story_id)
         .where(StoryBand.hash.in_(hashes), Story.updated_at >= since)
         .group_by(StoryBand.story_id).order_by(shared.desc()).limit(_CANDIDATES)).all()
+    if not candidates:
+        return None
+    # Only the signatures are compared; a Story entity would selectin-load every member item,
+    # which made a feed of thousands of look-alike entries quadratic.
+    signatures = dict(session.execute(select(Story.id, Story.signature)
+                                      .where(Story.id.in_([c[0] for c in candidates]))).all())
     for story_id, _, lowest_band in candidates:
-        story = session.get(Story, story_id)
-        if story is None:
+        if story_id not in signatures:
             continue
-        if lowest_band == URL_BAND:  # only this item's own hashes were looked up: its link matched
-            return story
-        if similarity(fingerprint.signature, story.signature) >= threshold:
-            return story
+        if lowest_band == URL_BAND or similarity(fingerprint.signature, signatures[story_id]) >= threshold:
+            # URL_BAND: only this item's own hashes were looked up, so its link matched outright.
+            return session.get(Story, story_id, options=[lazyload(Story.items)])
     return None
 
 
@@ -91,10 +95,12 @@ def similarity(a, b) -> float:
 
 
 def _join(session: Session, story: Story, item: Item, now: datetime) -> None:
-    sources = set(session.scalars(select(Item.source_id).where(Item.story_id == story.id)))
+    # One indexed lookup, not the story's whole membership (stories can hold thousands of copies).
+    source_already_in = session.scalar(select(exists().where(Item.story_id == story.id,
+                                                             Item.source_id == item.source_id)))
     story.item_count += 1
     lead = session.get(Item, story.lead_item_id) if story.lead_item_id else None
-    if item.source_id not in sources:
+    if not source_already_in:
         story.source_count += 1
         story.updated_at = now
         if lead is not None:
