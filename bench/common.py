@@ -65,7 +65,7 @@ def companies(count: int, seed: int = 7) -> list[dict]:
         domain = re.sub(r"^(https?://)?(www\.)?", "", website).split("/")[0].lower()
         records.append({"id": slug, "name": name, "tickers": [stock["symbol"]] if stock.get("symbol") else [],
                         "domains": [domain] if "." in domain else [],
-                        "industry": (stock.get("industries") or [None])[0]})
+                        "industry": ((stock.get("industries") or [""])[0] or "")[:200] or None})
         if len(records) == count:
             return records
     rnd = random.Random(seed)

@@ -1,4 +1,4 @@
-"""Retention: forget items (with their mentions and signals) and run history past a configured age.
+"""Retention: forget items (with their mentions, signals and emptied stories) and run history past an age.
 
 Deletes go in bounded batches, each its own short transaction when the caller
 commits per batch, so pruning a year of backlog never holds one huge lock.
@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from models.tables import Item, Mention, Signal, SourceRun
+from models.tables import Item, Mention, Signal, SourceRun, Story, StoryBand
 
 
 @dataclass(frozen=True)
@@ -34,15 +34,31 @@ def prune_items_batch(session: Session, cutoff: datetime, *, batch: int = 2000) 
     feed still carries was seen recently, and pruning it would only make the next
     fetch store it again as new.
     """
-    ids = list(session.scalars(select(Item.id).where(Item.sort_at < cutoff, Item.first_seen_at < cutoff)
-                               .order_by(Item.sort_at).limit(batch)))
-    if not ids:
+    rows = session.execute(select(Item.id, Item.story_id).where(Item.sort_at < cutoff, Item.first_seen_at < cutoff)
+                           .order_by(Item.sort_at).limit(batch)).all()
+    if not rows:
         return Pruned()
+    ids = [item_id for item_id, _ in rows]
+    stories = {story_id for _, story_id in rows if story_id is not None}
     # Children first and explicitly: counted, and correct even where foreign keys are not enforced.
     mentions = session.execute(delete(Mention).where(Mention.item_id.in_(ids))).rowcount
     signals = session.execute(delete(Signal).where(Signal.item_id.in_(ids))).rowcount
     items = session.execute(delete(Item).where(Item.id.in_(ids))).rowcount
+    _settle_stories(session, stories)
     return Pruned(items=items, mentions=mentions, signals=signals)
+
+
+def _settle_stories(session: Session, story_ids: set[int]) -> None:
+    """A story whose lead was pruned is led by its oldest remaining copy; one with no copy left goes."""
+    if not story_ids:
+        return
+    ids = list(story_ids)
+    oldest_copy = select(func.min(Item.id)).where(Item.story_id == Story.id).scalar_subquery()
+    session.execute(update(Story).where(Story.id.in_(ids)).values(lead_item_id=oldest_copy)
+                    .execution_options(synchronize_session=False))
+    empty = select(Story.id).where(Story.id.in_(ids), Story.lead_item_id.is_(None))
+    session.execute(delete(StoryBand).where(StoryBand.story_id.in_(empty)))
+    session.execute(delete(Story).where(Story.id.in_(ids), Story.lead_item_id.is_(None)))
 
 
 def prune_runs_batch(session: Session, cutoff: datetime, *, batch: int = 5000) -> Pruned:

@@ -100,3 +100,31 @@ def test_a_running_worker_prunes_on_its_own(aged_database):
     finally:
         worker.stop()
     assert titles(pipeline.sessions) == {"New: Siemens AG", "Late: Siemens AG"}
+
+
+def test_a_story_outlives_its_pruned_lead_and_goes_with_its_last_copy(feed_server, write_config, database_url,
+                                                                     monkeypatch):
+    from models.tables import Story
+
+    now = utcnow()
+    long_ago = now - timedelta(days=300)
+    lone = story("lone", long_ago, "Lone: Siemens AG opens a plant in Austin")
+    shared = story("shared", long_ago, "Shared: Siemens AG wins a rail contract in Norway")
+    old_url = feed_server.serve("/old.xml", rss_feed(lone, shared))
+    new_url = feed_server.serve("/new.xml", rss_feed(dict(shared, guid="shared-copy")))
+    config = write_config([{"id": "old-wire", "kind": "rss", "url": old_url},
+                           {"id": "new-wire", "kind": "rss", "url": new_url}], database=database_url,
+                          retention={"max_age": "180d"}, tagging={"story_window": "400d"})
+    pipeline, worker = start_pipeline(config)
+    monkeypatch.setattr(intel.pipeline, "utcnow", lambda: long_ago)
+    worker.tick(only="old-wire")
+    monkeypatch.undo()
+    worker.tick(only="new-wire")  # today another wire carries the shared story: it joins it
+    with pipeline.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Story)) == 2
+
+    prune_expired(pipeline.sessions, config.retention)
+    with pipeline.sessions() as session:
+        stories = session.scalars(select(Story)).all()
+        copy = session.scalar(select(Item).where(Item.guid == "shared-copy"))
+    assert [s.lead_item_id for s in stories] == [copy.id]  # the lone story went; the shared one is led anew
