@@ -140,6 +140,9 @@ def main() -> None:
     quality = measure(ProspectTagger(labelled_prospects(), blank), items)
     print(f"quality without a model: precision {quality.precision:.3f}, recall {quality.recall:.3f}, "
           f"signal macro-F1 {quality.signal_macro_f1:.3f}")
+    # Calibration: keep every candidate (min_score 0) and see how often each score band is right.
+    for low, count, right in measure(ProspectTagger(labelled_prospects(), blank, min_score=0.0), items).calibration:
+        print(f"  candidates scored {low:.2f}+: {count:4d}, {right:6.1%} right")
     figures.update({"blank_precision": f"{quality.precision:.3f}", "blank_recall": f"{quality.recall:.3f}",
                     "blank_signal_f1": f"{quality.signal_macro_f1:.3f}"})
 

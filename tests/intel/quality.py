@@ -22,6 +22,8 @@ class Quality:
     recall: float
     signal_f1: dict[str, float]
     mistakes: tuple[str, ...]
+    # (lowest score of the band, mentions in it, share of them that are right): is a score a probability?
+    calibration: tuple[tuple[float, int, float], ...] = ()
 
     @property
     def signal_macro_f1(self) -> float:
@@ -43,8 +45,10 @@ def measure(tagger: ProspectTagger, items: list[dict]) -> Quality:
     tp = fp = fn = 0
     per_type: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     mistakes = []
+    scored: list[tuple[float, bool]] = []
     for item, result in zip(items, results):
         got, gold = {m.prospect_id for m in result.mentions}, set(item["prospects"])
+        scored.extend((m.score, m.prospect_id in gold) for m in result.mentions)
         tp, fp, fn = tp + len(got & gold), fp + len(got - gold), fn + len(gold - got)
         if got != gold:
             mistakes.append(f"{item['id']}: prospects {sorted(gold)} tagged {sorted(got)}: {item['title']}")
@@ -57,5 +61,10 @@ def measure(tagger: ProspectTagger, items: list[dict]) -> Quality:
     f1 = {}
     for kind, (hit, extra, missed) in per_type.items():
         f1[kind] = 2 * hit / (2 * hit + extra + missed) if hit else 0.0
+    bands = []
+    for low, high in ((0.0, 0.3), (0.3, 0.5), (0.5, 0.7), (0.7, 0.85), (0.85, 1.0)):
+        inside = [right for score, right in scored if low <= score < high]
+        if inside:
+            bands.append((low, len(inside), sum(inside) / len(inside)))
     return Quality(precision=tp / max(1, tp + fp), recall=tp / max(1, tp + fn), signal_f1=f1,
-                   mistakes=tuple(mistakes))
+                   mistakes=tuple(mistakes), calibration=tuple(bands))
