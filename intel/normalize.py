@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import html
 import re
 from collections import Counter
 from dataclasses import replace
 from datetime import datetime
 from typing import Mapping, Sequence
+from urllib.parse import urlsplit
 
+import nh3
 from w3lib.url import canonicalize_url, url_query_cleaner
 
 from connectors.base import RawItem
@@ -37,12 +40,34 @@ def printable(text: str) -> str:
     return _UNPRINTABLE.sub("", text) if text else text
 
 
+def plain_title(title: str) -> str:
+    """A title as plain text: tags (and script/style content) dropped, entities decoded.
+
+    Feed readers differ in whether they render an RSS title as HTML; stored as
+    text, a title is inert in all of them and is escaped once, when rendered.
+    """
+    # Repeated because feeds double-escape: "&lt;script&gt;" decoded once is a tag again for a
+    # reader that decodes once more; a title never needs to show markup as text.
+    for _ in range(3):
+        if "<" not in title and "&" not in title:
+            break
+        title = " ".join(html.unescape(nh3.clean(title, tags=set())).split())
+    return title
+
+
+def web_link(url: str | None) -> str | None:
+    """The entry's link if it is http(s); `javascript:`, `data:` and the like become no link."""
+    if not url or urlsplit(url.strip()).scheme.lower() not in ("http", "https"):
+        return None
+    return url.strip()
+
+
 def scrubbed(item: RawItem) -> RawItem:
-    """The item without characters that cannot be shown or stored (broken CMSs emit them)."""
-    fields = {"title": item.title, "summary": item.summary, "content": item.content, "url": item.url,
-              "guid": item.guid, "author": item.author}
-    clean = {name: printable(value) for name, value in fields.items() if value}
-    changed = {name: value for name, value in clean.items() if value != fields[name]}
+    """The item without markup in its title and without characters that cannot be shown or stored."""
+    fields = {"title": plain_title(item.title), "summary": item.summary, "content": item.content,
+              "url": web_link(item.url), "guid": item.guid, "author": item.author}
+    clean = {name: printable(value) if value else value for name, value in fields.items()}
+    changed = {name: value for name, value in clean.items() if value != getattr(item, name)}
     if not changed:
         return item
     if "title" in changed and not changed["title"].strip():
