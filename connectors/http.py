@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import email.utils
 import functools
+import re
 import ssl
 import threading
 import zlib
@@ -78,13 +79,14 @@ class HttpResponse:
         return self.headers.get("content-type", "").split(";")[0].strip().lower()
 
     def text(self) -> str:
-        """The body as text: the charset the server named, else what the bytes say."""
+        """The body as text: the charset the server named, else UTF-8, else the page's <meta>, else a guess."""
         charset = _charset(self.headers.get("content-type", ""))
-        if charset:
-            try:
-                return self.body.decode(charset)
-            except (LookupError, UnicodeDecodeError):
-                pass
+        for candidate in (charset, "utf-8", _meta_charset(self.body)):
+            if candidate:
+                try:
+                    return self.body.decode(candidate)
+                except (LookupError, UnicodeDecodeError):
+                    continue
         from charset_normalizer import from_bytes
 
         best = from_bytes(self.body).best()
@@ -227,6 +229,14 @@ def _ssl_context() -> ssl.SSLContext:
 def _origin(url: str) -> tuple[str, str | None, int | None]:
     parts = urlsplit(url)
     return parts.scheme, parts.hostname, parts.port
+
+
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
+
+
+def _meta_charset(body: bytes) -> str | None:
+    match = _META_CHARSET.search(body[:4096])
+    return match.group(1).decode("ascii") if match else None
 
 
 def _charset(content_type: str) -> str | None:

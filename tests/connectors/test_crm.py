@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from intel.cli import app
 from models import repository
-from models.tables import Item, Mention, Prospect, Source, SourceRun
+from models.tables import Item, Mention, Prospect, SourceRun
 from models.values import FeedFilters
 from tests.conftest import DATA, start_pipeline as start
 

@@ -271,3 +271,25 @@ def test_missing_robots_allows_and_failing_robots_disallows(feed_server, client)
             other.get(spec(feed_server.url("/page")), robots=True)
     finally:
         other.close()
+
+
+def test_cache_control_beats_expires_and_a_past_expires_means_no_floor():
+    from httpx import Headers
+
+    from connectors.http import min_interval_from_headers
+
+    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    assert min_interval_from_headers(Headers({"expires": "Thu, 01 Jan 2026 02:00:00 GMT"}), now) == 7200
+    assert min_interval_from_headers(Headers({"cache-control": "public, max-age=600",
+                                              "expires": "Thu, 01 Jan 2026 02:00:00 GMT"}), now) == 600
+    assert min_interval_from_headers(Headers({"expires": "Wed, 31 Dec 2025 00:00:00 GMT"}), now) == 0
+    assert min_interval_from_headers(Headers({"expires": "0"}), now) is None
+
+
+def test_page_text_is_decoded_by_header_then_utf8_then_meta_charset(feed_server, client):
+    page = '<html><head><meta charset="windows-1252"></head><body>Müller Café</body></html>'
+    feed_server.serve("/cp1252", page.encode("cp1252"), Content_Type="text/html")
+    feed_server.serve("/utf8", page.encode("utf-8"), Content_Type="text/html")
+    feed_server.serve("/latin", page.encode("latin-1"), Content_Type="text/html; charset=ISO-8859-1")
+    for path in ("/cp1252", "/utf8", "/latin"):
+        assert "Müller Café" in client.get(spec(feed_server.url(path))).text()

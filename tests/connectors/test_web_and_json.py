@@ -6,7 +6,7 @@ import json
 
 from sqlalchemy import select
 
-from models.tables import Item, Source, SourceRun
+from models.tables import Item, SourceRun
 from tests.conftest import start_pipeline as start
 
 NEWSROOM = """<!doctype html><html><head><title>Siemens Newsroom</title></head><body>
