@@ -27,7 +27,7 @@ from bench.common import (FeedFarm, Stopwatch, companies, machine, owners_for, p
                           summary_line, write_config)
 
 FULL = {"feeds": 1000, "items": 50, "prospects": 10_000, "rss_items": 1_000_000}
-QUICK = {"feeds": 60, "items": 50, "prospects": 1_000, "rss_items": 9_000}
+QUICK = {"feeds": 40, "items": 50, "prospects": 1_000, "rss_items": 4_000}
 THREADS = 4
 _ENRICH_RUN = None  # the pipeline's own, kept while a tagging-off run replaces it
 
@@ -148,6 +148,8 @@ def main() -> None:
     size = QUICK if args.quick else FULL
     import logging
     logging.basicConfig(level=logging.WARNING)
+    # reader notes that the loopback farm's feeds lack an XML Content-Type it likes; nothing fails.
+    logging.getLogger("reader").setLevel(logging.ERROR)
 
     prospects = owners_for(companies(size["prospects"]))
     names = [p["name"] for p in prospects[:2000]]  # news is about listed companies and some small ones

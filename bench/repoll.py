@@ -23,7 +23,7 @@ from bench.common import FeedFarm, Stopwatch, companies, machine, owners_for, su
 from bench.ingest import THREADS, count_items, start_worker  # noqa: E402
 
 FULL = {"feeds": 1000, "items": 50, "prospects": 10_000}
-QUICK = {"feeds": 100, "items": 50, "prospects": 1_000}
+QUICK = {"feeds": 40, "items": 50, "prospects": 1_000}
 
 
 def main() -> None:

@@ -32,7 +32,7 @@ from bench.common import (EPOCH, EVENTS, Stopwatch, companies, machine, median, 
                           percentile, summary_line, vocabulary)
 
 FULL = {"items": 1_000_000, "prospects": 10_000, "sources": 1000, "requests": 2000}
-QUICK = {"items": 50_000, "prospects": 10_000, "sources": 200, "requests": 300}
+QUICK = {"items": 20_000, "prospects": 10_000, "sources": 200, "requests": 300}
 CLIENTS = 4
 POSTGRES_URL = os.environ.get("INTEL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SIGNAL_TYPES = ("funding", "acquisition", "leadership_change", "hiring", "expansion", "product_launch",

@@ -67,7 +67,9 @@ def after_bulk_load(session: Session) -> None:
         for table in (Item.__table__, Signal.__table__):
             session.execute(text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
                                  f"(SELECT coalesce(max(id), 1) FROM {table.name}))"))
-        session.execute(text("ANALYZE"))
+        # Only these tables: a bare ANALYZE would visit (and wait on) every schema in the database.
+        for model in (Prospect, Source, Item, Mention, Signal):
+            session.execute(text(f"ANALYZE {model.__tablename__}"))
     elif dialect == "sqlite":
         session.execute(text("ANALYZE"))
 
