@@ -362,12 +362,17 @@ def resolve_columns(columns: list[str], settings: Mapping[str, Any], records: st
     return chosen
 
 
+_SIGNED_NUMBER = re.compile(r"^[+-]\s?\d[\d,]*(\.\d+)?%?$")
+
+
 def inert(value: str) -> str:
     """A cell value a spreadsheet would run as a formula, made plain text (OWASP CSV injection)."""
     if not value:
         return value
-    first, second = value[0], value[1:2]
-    if first in "=@\t\r" or (first in "+-" and second and not (second.isdigit() or second in " .")):
+    first = value[0]
+    # A signed number ("-42", "+1.5") stays a number; anything else after a sign is a formula
+    # ("-2+3+cmd|' /C calc'!A0" runs in a spreadsheet just like "=...").
+    if first in "=@\t\r" or (first in "+-" and len(value) > 1 and not _SIGNED_NUMBER.match(value)):
         return "'" + value
     return value
 
