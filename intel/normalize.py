@@ -68,11 +68,9 @@ def scrubbed(item: RawItem) -> RawItem:
               "url": web_link(item.url), "guid": item.guid, "author": item.author}
     clean = {name: printable(value) if value else value for name, value in fields.items()}
     changed = {name: value for name, value in clean.items() if value != getattr(item, name)}
-    if not changed:
-        return item
-    if "title" in changed and not changed["title"].strip():
+    if not (changed.get("title", item.title) or "").strip():
         changed["title"] = "(untitled)"
-    return replace(item, **changed)
+    return replace(item, **changed) if changed else item
 
 
 def with_storage_keys(items: Sequence[RawItem]) -> list[tuple[str, RawItem]]:
