@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 import psutil
+import pytest
 from sqlalchemy import func, select
 
 from models import repository
@@ -154,3 +155,9 @@ def finishes(target, *, within: float):
     if error:
         raise error[0]
     return result[0]
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    """For behaviour that does not depend on the database (fetch limits, markup): one database is enough."""
+    return f"sqlite:///{tmp_path / 'intel.db'}"

@@ -64,12 +64,12 @@ def assert_plain_title(title: str, where: str) -> None:
 
 
 @pytest.fixture
-def hostile_site(feed_server, write_config, database_url):
+def hostile_site(feed_server, write_config, sqlite_url):
     items = [{"title": title, "description": summary, "guid": f"x{n}",
               "link": "javascript:alert('entry link')" if n == 2 else f"https://news.example.com/x{n}"}
              for n, (title, summary) in enumerate(PAYLOADS)]
     url = feed_server.serve("/hostile.xml", rss_feed(*items), Content_Type="application/rss+xml")
-    config = write_config([{"id": "hostile", "kind": "rss", "url": url}], database=database_url)
+    config = write_config([{"id": "hostile", "kind": "rss", "url": url}], database=sqlite_url)
     pipeline, worker = start_pipeline(config)
     [outcome] = worker.tick()
     assert outcome.status == "ok" and outcome.counts.new == len(PAYLOADS)
