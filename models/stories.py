@@ -20,6 +20,7 @@ from models.tables import Item, Mention, Story, StoryBand
 
 URL_BAND = -1  # the band that holds the canonical link: the same link is the same story outright
 _CANDIDATES = 5
+_IN_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -33,58 +34,90 @@ def assign_stories(session: Session, source_id: str, prints: Mapping[str, StoryP
                    window: timedelta, threshold: float) -> int:
     """Put each new item of this run (by dedup key) into an existing story or a new one.
 
-    Returns how many items joined a story that another item started.
+    A handful of queries per run, not per item: every band of every new item is
+    looked up at once, candidates are judged in memory, and stories the run
+    itself starts are candidates for its later items. Returns how many items
+    joined a story that another item started.
     """
     if not prints:
         return 0
     session.flush()
-    rows = session.scalars(select(Item).where(Item.source_id == source_id, Item.story_id.is_(None),
-                                              Item.dedup_key.in_(list(prints))))
+    rows: list[Item] = []
+    keys = list(prints)
+    for start in range(0, len(keys), _IN_CHUNK):
+        rows.extend(session.scalars(select(Item).where(
+            Item.source_id == source_id, Item.story_id.is_(None), Item.dedup_key.in_(keys[start:start + _IN_CHUNK]))))
+    if not rows:
+        return 0
+    rows.sort(key=lambda r: r.id)
+    hashes = {digest for row in rows for _, digest in prints[row.dedup_key].bands}
+    by_hash, signatures, sources = _known_stories(session, hashes, now - window)
+    started: list[tuple[Story, StoryPrint]] = []
     joined = 0
-    # New stories and their bands go in through Core (no ORM bookkeeping for 33 rows a story) and the
-    # items' story ids are flushed once at the end: per item, one indexed candidate lookup and one insert.
-    with session.no_autoflush:
-        for item in sorted(rows, key=lambda r: r.id):
-            fingerprint = prints[item.dedup_key]
-            story = _matching_story(session, fingerprint, now - window, threshold)
-            if story is None:
-                story_id = session.scalar(insert(Story.__table__).returning(Story.__table__.c.id).values(
-                    lead_item_id=item.id, signature=list(fingerprint.signature), item_count=1, source_count=1,
-                    first_seen_at=now, updated_at=now))
-                session.execute(insert(StoryBand.__table__), [
-                    {"band": band, "hash": digest, "story_id": story_id}
-                    for band, digest in dict(fingerprint.bands).items()])
-                item.story_id = story_id
-            else:
-                session.flush()  # _join counts the story's sources: earlier items of this run included
-                _join(session, story, item, now)
-                joined += 1
-                item.story_id = story.id
+    for item in rows:
+        fingerprint = prints[item.dedup_key]
+        match = _best_match(fingerprint, by_hash, signatures)
+        if match is None or similarity_or_link(fingerprint, match, by_hash, signatures) < threshold:
+            story = Story(lead_item_id=item.id, signature=list(fingerprint.signature), item_count=1,
+                          source_count=1, first_seen_at=now, updated_at=now)
+            session.add(story)
+            started.append((story, fingerprint))
+            signatures[story] = fingerprint.signature  # later items of this run may join it
+            sources[story] = {item.source_id}
+            for _, digest in fingerprint.bands:
+                by_hash.setdefault(digest, set()).add(story)
+            item.story = story
+            continue
+        story = match if isinstance(match, Story) else session.get(Story, match)
+        _join(session, story, item, now, sources.setdefault(match, set()))
+        item.story = story
+        joined += 1
+    session.flush()
+    session.add_all(StoryBand(band=band, hash=digest, story_id=story.id)
+                    for story, fingerprint in started for band, digest in dict(fingerprint.bands).items())
     session.flush()
     return joined
 
 
-def _matching_story(session: Session, fingerprint: StoryPrint, since: datetime, threshold: float) -> Story | None:
-    hashes = [digest for _, digest in fingerprint.bands]
-    shared = func.count(StoryBand.band)
-    candidates = session.execute(
-        select(StoryBand.story_id, shared, func.min(StoryBand.band))
-        .join(Story, Story.id == StoryBand.story_id)
-        .where(StoryBand.hash.in_(hashes), Story.updated_at >= since)
-        .group_by(StoryBand.story_id).order_by(shared.desc()).limit(_CANDIDATES)).all()
-    if not candidates:
-        return None
-    # Only the signatures are compared; a Story entity would selectin-load every member item,
-    # which made a feed of thousands of look-alike entries quadratic.
-    signatures = dict(session.execute(select(Story.id, Story.signature)
-                                      .where(Story.id.in_([c[0] for c in candidates]))).all())
-    for story_id, _, lowest_band in candidates:
-        if story_id not in signatures:
-            continue
-        if lowest_band == URL_BAND or similarity(fingerprint.signature, signatures[story_id]) >= threshold:
-            # URL_BAND: only this item's own hashes were looked up, so its link matched outright.
-            return session.get(Story, story_id, options=[lazyload(Story.items)])
-    return None
+def _known_stories(session: Session, hashes: set[str], since: datetime):
+    """Stories in the window sharing any of `hashes`: hash -> story ids, their signatures and sources."""
+    by_hash: dict[str, set] = {}
+    wanted = list(hashes)
+    for start in range(0, len(wanted), _IN_CHUNK):
+        for story_id, digest in session.execute(
+                select(StoryBand.story_id, StoryBand.hash).join(Story, Story.id == StoryBand.story_id)
+                .where(StoryBand.hash.in_(wanted[start:start + _IN_CHUNK]), Story.updated_at >= since)):
+            by_hash.setdefault(digest, set()).add(story_id)
+    ids = list({i for found in by_hash.values() for i in found})
+    signatures: dict[object, tuple] = {}
+    sources: dict[object, set[str]] = {}
+    for start in range(0, len(ids), _IN_CHUNK):
+        chunk = ids[start:start + _IN_CHUNK]
+        for story_id, signature in session.execute(select(Story.id, Story.signature).where(Story.id.in_(chunk))):
+            signatures[story_id] = tuple(signature or ())
+        for story_id, member_source in session.execute(
+                select(Item.story_id, Item.source_id).where(Item.story_id.in_(chunk)).distinct()):
+            sources.setdefault(story_id, set()).add(member_source)
+    return by_hash, signatures, sources
+
+
+def _best_match(fingerprint: StoryPrint, by_hash, signatures):
+    """The candidate story most like this fingerprint (a shared link wins outright), or None."""
+    shared: dict[object, int] = {}
+    for band, digest in fingerprint.bands:
+        for story in by_hash.get(digest, ()):
+            if band == URL_BAND:
+                return story
+            shared[story] = shared.get(story, 0) + 1
+    ranked = sorted(shared, key=lambda s: -shared[s])[:_CANDIDATES]
+    return max(ranked, key=lambda s: similarity(fingerprint.signature, signatures.get(s, ())), default=None)
+
+
+def similarity_or_link(fingerprint: StoryPrint, story, by_hash, signatures) -> float:
+    """1.0 when the canonical links agree, else the estimated Jaccard similarity."""
+    if any(band == URL_BAND and story in by_hash.get(digest, ()) for band, digest in fingerprint.bands):
+        return 1.0
+    return similarity(fingerprint.signature, signatures.get(story, ()))
 
 
 def similarity(a, b) -> float:
@@ -94,13 +127,11 @@ def similarity(a, b) -> float:
     return sum(x == y for x, y in zip(a, b)) / len(a)
 
 
-def _join(session: Session, story: Story, item: Item, now: datetime) -> None:
-    # One indexed lookup, not the story's whole membership (stories can hold thousands of copies).
-    source_already_in = session.scalar(select(exists().where(Item.story_id == story.id,
-                                                             Item.source_id == item.source_id)))
+def _join(session: Session, story: Story, item: Item, now: datetime, sources: set[str]) -> None:
     story.item_count += 1
     lead = session.get(Item, story.lead_item_id) if story.lead_item_id else None
-    if not source_already_in:
+    if item.source_id not in sources:
+        sources.add(item.source_id)
         story.source_count += 1
         story.updated_at = now
         if lead is not None:
