@@ -69,3 +69,16 @@ def test_a_story_from_three_sources_is_one_entry_that_names_the_others(feed_serv
         assert lead.story.source_count == 3 and lead.story.item_count == 3
     texas = next(e for e in feed.entries if "Texas" in e.title)
     assert "also reported by" not in texas.summary
+
+
+def test_copies_within_one_run_join_the_story_that_run_started(feed_server, write_config, tmp_path):
+    feed_server.serve("/wire.xml", rss_feed(WIRE, OTHER, COPY, title="Wire"))
+    config = write_config([{"id": "wire", "kind": "rss", "url": feed_server.url("/wire.xml"), "title": "Wire"}],
+                          database=f"sqlite:///{tmp_path / 'one-run.db'}", auth={"required": False})
+    pipeline, worker = start_pipeline(config)
+    [outcome] = worker.tick(only="wire")
+    assert outcome.counts.new == 3
+    with pipeline.sessions() as session:
+        items = {i.guid: i for i in session.scalars(select(Item))}
+        assert items["wire-1"].story_id == items["dr-77"].story_id != items["wire-2"].story_id
+        assert items["wire-1"].story.item_count == 2 and items["wire-1"].story.source_count == 1
