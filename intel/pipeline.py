@@ -154,9 +154,14 @@ class Pipeline:
         if not keyed:
             return keyed
         with self.sessions() as session:
-            by_link = item_keys.keys_by_link(session, source_id, [item.url for _, item in keyed if item.url])
+            # Only entries whose key is not stored yet can be a stored item under a rotated GUID.
+            stored = item_keys.stored_keys(session, source_id, [key for key, _ in keyed])
+            unknown = [item for key, item in keyed if key not in stored]
+            if not unknown:
+                return keyed
+            by_link = item_keys.keys_by_link(session, source_id, [item.url for item in unknown if item.url])
             by_title = item_keys.keys_by_title_and_date(
-                session, source_id, [(item.title, item.published_at) for _, item in keyed if not item.url])
+                session, source_id, [(item.title, item.published_at) for item in unknown if not item.url])
         return reuse_known_keys(keyed, by_link, by_title)
 
     def _fail(self, state: SourceState, started: datetime, error: str, *, http_status: int | None = None,

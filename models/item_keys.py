@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Sequence
 
 from sqlalchemy import func, select
@@ -44,8 +44,17 @@ def keys_by_title_and_date(session: Session, source_id: str,
             .group_by(Item.title, Item.published_at).having(func.count() == 1))
         for title, published, key in rows:
             if published is not None and published.tzinfo is None:  # SQLite gives naive UTC back
-                from datetime import timezone
                 published = published.replace(tzinfo=timezone.utc)
             if (title, published) in wanted:
                 found[(title, published)] = key
+    return found
+
+
+def stored_keys(session: Session, source_id: str, keys: Sequence[str]) -> set[str]:
+    """Which of these keys the source already has (an indexed lookup: source_id, dedup_key)."""
+    found: set[str] = set()
+    for start in range(0, len(keys), _IN_CHUNK):
+        chunk = list(keys[start:start + _IN_CHUNK])
+        found.update(session.scalars(select(Item.dedup_key).where(Item.source_id == source_id,
+                                                                  Item.dedup_key.in_(chunk))))
     return found
