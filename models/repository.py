@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any, Iterable, Mapping, Sequence
 
 from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from models.stories import one_entry_per_story
@@ -148,6 +149,14 @@ def _state(row: Source) -> SourceState:
                        settings=dict(row.settings or {}), every_seconds=row.every_seconds,
                        cron=row.cron, etag=row.etag, last_modified=row.last_modified,
                        error_count=row.error_count, connector_state=row.connector_state)
+
+
+def database_reachable(session: Session) -> bool:
+    try:
+        session.execute(select(1))
+    except SQLAlchemyError:
+        return False
+    return True
 
 
 def source_exists(session: Session, source_id: str) -> bool:

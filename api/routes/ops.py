@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 
 from api.access import AdminDep
 from api.deps import SessionDep
@@ -19,9 +17,7 @@ router = APIRouter(tags=["ops"])
 @router.get("/healthz", response_model=Health, summary="Liveness and database reachability",
             responses={503: {"model": Health, "description": "The database is unreachable"}})
 def healthz(session: SessionDep):
-    try:
-        session.execute(text("SELECT 1"))
-    except SQLAlchemyError:
+    if not repository.database_reachable(session):
         return JSONResponse({"status": "degraded", "database": "unreachable"}, status_code=503)
     return Health(status="ok", database="ok")
 
