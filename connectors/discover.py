@@ -14,7 +14,7 @@ import feedparser
 from parsel import Selector
 
 from connectors.base import ConnectorError, DiscoveredFeed, FetchResult, SourceSpec
-from connectors.http import PoliteClient, min_interval_from_headers
+from connectors.http import PoliteClient, fetch_fields
 
 FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/xml",
               "text/xml")
@@ -32,11 +32,7 @@ class DiscoverConnector:
         settings = spec.settings
         robots = settings.get("robots", True)
         response = self.client.get(spec, robots=robots)
-        common = dict(http_status=response.status,
-                      etag=response.headers.get("etag") or spec.etag,
-                      last_modified=response.headers.get("last-modified") or spec.last_modified,
-                      min_interval=min_interval_from_headers(response.headers),
-                      final_url=response.permanent_url)
+        common = fetch_fields(response, spec)
         if response.not_modified:
             return FetchResult(not_modified=True, **common)
         candidates = advertised_feeds(response.text(), response.url)

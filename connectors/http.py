@@ -329,6 +329,17 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
     return _seconds_until(value, now)
 
 
+def fetch_fields(response: HttpResponse, spec: SourceSpec) -> dict[str, object]:
+    """The FetchResult fields every HTTP connector reports the same way: status, validators
+    (kept from the last run when a 304 repeats none), the server's freshness hint and a moved URL."""
+    headers = response.headers
+    return dict(http_status=response.status,
+                etag=headers.get("etag") or spec.etag,
+                last_modified=headers.get("last-modified") or spec.last_modified,
+                min_interval=min_interval_from_headers(headers),
+                final_url=response.permanent_url)
+
+
 def min_interval_from_headers(headers: httpx.Headers, now: datetime | None = None) -> float | None:
     """How long the server says its answer stays fresh (Cache-Control max-age, else Expires)."""
     for directive in headers.get("cache-control", "").split(","):

@@ -19,7 +19,7 @@ from jmespath.exceptions import JMESPathError
 
 from connectors.base import FetchResult, ParseError, RawItem, SourceSpec
 from connectors.dates import parse_date
-from connectors.http import PoliteClient, min_interval_from_headers
+from connectors.http import PoliteClient, fetch_fields
 
 
 @lru_cache(maxsize=256)
@@ -37,11 +37,7 @@ class JsonConnector:
         settings = spec.settings
         headers = {"Accept": "application/json", **settings.get("headers", {})}
         response = self.client.get(spec, headers=headers)
-        common = dict(http_status=response.status,
-                      etag=response.headers.get("etag") or spec.etag,
-                      last_modified=response.headers.get("last-modified") or spec.last_modified,
-                      min_interval=min_interval_from_headers(response.headers),
-                      final_url=response.permanent_url)
+        common = fetch_fields(response, spec)
         if response.not_modified:
             return FetchResult(not_modified=True, **common)
         try:

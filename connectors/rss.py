@@ -9,7 +9,7 @@ from typing import Any
 import feedparser
 
 from connectors.base import FetchResult, ParseError, RawItem, SourceSpec
-from connectors.http import PoliteClient, min_interval_from_headers
+from connectors.http import PoliteClient, fetch_fields
 
 
 class RssConnector:
@@ -21,13 +21,7 @@ class RssConnector:
     def fetch(self, spec: SourceSpec) -> FetchResult:
         response = self.client.get(spec)
         headers = response.headers
-        common = dict(
-            http_status=response.status,
-            etag=headers.get("etag") or spec.etag,
-            last_modified=headers.get("last-modified") or spec.last_modified,
-            min_interval=min_interval_from_headers(headers),
-            final_url=response.permanent_url,
-        )
+        common = fetch_fields(response, spec)
         if response.not_modified:
             return FetchResult(not_modified=True, **common)
         items, warnings = parse_feed(response.body, base_url=response.url,

@@ -19,7 +19,7 @@ from parsel import Selector
 
 from connectors.base import ConnectorError, FetchResult, ParseError, RawItem, SourceSpec
 from connectors.dates import parse_date
-from connectors.http import PoliteClient, min_interval_from_headers
+from connectors.http import PoliteClient, fetch_fields
 
 # Never part of a page's main text.
 BOILERPLATE_TAGS = ("script", "style", "noscript", "template", "nav", "header", "footer", "aside",
@@ -40,11 +40,7 @@ class WebConnector:
     def fetch(self, spec: SourceSpec) -> FetchResult:
         settings = spec.settings
         response = self.client.get(spec, robots=settings.get("robots", True))
-        common = dict(http_status=response.status,
-                      etag=response.headers.get("etag") or spec.etag,
-                      last_modified=response.headers.get("last-modified") or spec.last_modified,
-                      min_interval=min_interval_from_headers(response.headers),
-                      final_url=response.permanent_url)
+        common = fetch_fields(response, spec)
         if response.not_modified:
             return FetchResult(not_modified=True, **common)
         page = response.text()
