@@ -165,8 +165,8 @@ DEFAULT_TAXONOMY: tuple[SignalType, ...] = (
         R(f"{SELL} ~? ~? ~? ~? ~? to", before="seller", after="buyer", w=0.45),
         R("explores|exploring|explore|weighs|weighing|considers|considering|mulls|mulling|launches sale|"
           "sales|options", before="seller"),
-        R(f"exit|exits|exiting|exited|quit|quits ~? ~? ~? ~? business|market|banking|operations|segment|"
-          f"unit|country", before="seller", w=0.7),
+        R("exit|exits|exiting|exited|quit|quits ~? ~? ~? ~? business|market|banking|operations|segment|"
+          "unit|country", before="seller", w=0.7),
         R(f"transfer|transfers|transferring|hand|hands ~? ~? ~? ~? {BUSINESS_PART} to", before="seller",
           after="buyer", w=0.7),
         R("retreat|retreats|retreating|withdraws|withdrawal from", before="seller", w=0.45),
@@ -268,8 +268,8 @@ DEFAULT_TAXONOMY: tuple[SignalType, ...] = (
         R("quarterly|annual|first-quarter|second-quarter|third-quarter|fourth-quarter|full-year|q1|q2|q3|q4|"
           "first-half|half-year|interim|fiscal|yearly results|earnings|revenue|profit|profits|sales|loss|"
           "losses|income|guidance|outlook"),
-        R(f"beats|beat|misses|missed|tops|topped|exceeds|exceeded|trails|lags ~? ~? estimates|expectations|"
-          f"forecasts|forecast|consensus|views"),
+        R("beats|beat|misses|missed|tops|topped|exceeds|exceeded|trails|lags ~? ~? estimates|expectations|"
+          "forecasts|forecast|consensus|views"),
         R(f"{GUIDE} ~? ~? ~? guidance|outlook|forecast|forecasts|targets"),
         R(f"earnings|eps|ebitda|revenue|revenues|profit|profits|sales|margin|margins|bookings|backlog ~? {MOVED}",
           w=0.6),
@@ -351,11 +351,11 @@ DEFAULT_TAXONOMY: tuple[SignalType, ...] = (
         R("digital transformation|workplace|strategy"),
         R("vendor|supplier|provider selection|evaluation|review|consolidation|shortlist|search"),
         R("evaluation|pilot|pilots|proof-of-concept", w=0.4),
-        R(f"roll|rolls|rolling|rolled|deploy|deploys|deploying|deployed|extend|extends out? ~? ~? ~? ~? ~? to ~? "
+        R("roll|rolls|rolling|rolled|deploy|deploys|deploying|deployed|extend|extends out? ~? ~? ~? ~? ~? to ~? "
           "~? employees|staff|stores|bankers|workers|teams|agents|branches|plants|factories|sites|users",
           w=0.7),
-        R(f"consolidates|consolidate|consolidating|standardizes|standardises ~? ~? ~? ~? onto|on|into", w=0.6),
-        R(f"seeks|seeking|issues|issued|launches|launched|opens ~? ~? ~? ~? rfp|tender|bids|proposals|vendors|"
+        R("consolidates|consolidate|consolidating|standardizes|standardises ~? ~? ~? ~? onto|on|into", w=0.6),
+        R("seeks|seeking|issues|issued|launches|launched|opens ~? ~? ~? ~? rfp|tender|bids|proposals|vendors|"
           "suppliers", w=0.8),
     ), ("rfp", "vendor selection", "legacy systems", "system integrator")),
 )

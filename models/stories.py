@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Mapping
 
-from sqlalchemy import exists, func, insert, or_, select
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy import exists, or_, select
+from sqlalchemy.orm import Session
 
 from models.tables import Item, Mention, Story, StoryBand
 
