@@ -136,8 +136,10 @@ def start(request: Request, session: SessionDep, settings: SettingsDep) -> Respo
     return page(request, "owners.html", viewer, owners=owners)
 
 
-@router.get("/app/users/{user}")
-def salesperson(user: str, request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+def _salespersons_prospects(user: str, request: Request, session, settings: ApiSettings
+                            ) -> Response | tuple[Viewer, str, list[Prospect]]:
+    """The signed-in viewer, the user and the prospects they own, or the page to answer instead
+    (sign in first; 404 for a user outside the viewer's scope, as for any unknown page)."""
     viewer = signed_in(request, session, settings)
     if viewer is None:
         return RedirectResponse("/app/sign-in", status_code=303)
@@ -147,6 +149,15 @@ def salesperson(user: str, request: Request, session: SessionDep, settings: Sett
     owned = feeds.owned_prospects(session, user)
     if not owned and not viewer.owns(user):
         return not_found_page(request, viewer)
+    return viewer, user, owned
+
+
+@router.get("/app/users/{user}")
+def salesperson(user: str, request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    seen = _salespersons_prospects(user, request, session, settings)
+    if isinstance(seen, Response):
+        return seen
+    viewer, user, owned = seen
     now = datetime.now(timezone.utc)
     cards = sorted((prospect_card(session, p, viewer, settings, now) for p in owned),
                    key=lambda c: (-c.heat_score, c.name.lower()))
@@ -230,15 +241,10 @@ def prospect_preview(prospect_id: str, request: Request, session: SessionDep, se
 
 @router.get("/app/users/{user}/preview")
 def bundle_preview(user: str, request: Request, session: SessionDep, settings: SettingsDep) -> Response:
-    viewer = signed_in(request, session, settings)
-    if viewer is None:
-        return RedirectResponse("/app/sign-in", status_code=303)
-    user = user.strip().lower()
-    if not viewer.may_see_user(user):
-        return not_found_page(request, viewer)
-    owned = feeds.owned_prospects(session, user)
-    if not owned and not viewer.owns(user):
-        return not_found_page(request, viewer)
+    seen = _salespersons_prospects(user, request, session, settings)
+    if isinstance(seen, Response):
+        return seen
+    viewer, user, owned = seen
     entries = preview_entries(session, owned, viewer)
     links = FeedLinks(settings.public_url, viewer.token).feeds(f"/feeds/users/{quote(user, safe='@')}")
     return page(request, "preview.html", viewer, title=f"All prospects of {user}",
