@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.headers import PrivacyHeaders, keep_tokens_out_of_logs
 from api.problems import install_problems
+from api.render_cache import RenderCache
 from api.routes import discoveries, feeds, items, ops, prospects, tag
 from api import pages
 from api.routes import metrics as metrics_routes
@@ -24,6 +25,7 @@ def create_app(settings: ApiSettings, sessions: sessionmaker[Session] | None = N
     app.state.settings = settings
     app.state.sessions = sessions or make_sessionmaker(make_engine(settings.database))
     app.state.tagger = TaggerCache(settings)
+    app.state.renders = RenderCache(settings.render_cache_entries)
     install_problems(app)
     app.add_middleware(PrivacyHeaders)
     keep_tokens_out_of_logs()

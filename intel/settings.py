@@ -389,6 +389,8 @@ class ServerConfig(Strict):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     base_url: str | None = None
+    # `intel serve` processes (each serves the whole API; `intel run` always uses one).
+    workers: int = Field(1, ge=1, le=64)
 
     @property
     def public_url(self) -> str:

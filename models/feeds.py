@@ -8,16 +8,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Sequence
+from typing import Mapping, Sequence
 
-from sqlalchemy import String, cast, func, or_, select
+from sqlalchemy import String, and_, cast, exists, false, func, or_, select
 from sqlalchemy.orm import Session
 
-from models.repository import _escape_like, _filtered, _page
-from models.tables import Item, Mention, Prospect, Signal
+from models.repository import _escape_like, _filtered
+from models.tables import Item, Mention, Prospect, Signal, Source
 from models.values import Cursor, FeedFilters
 
 _ACTIVITY_ROWS = 5000  # a summary looks at the newest rows only; enough for any real prospect
+# `stage=current`: each prospect filtered by the stage it is in now, not one stage for all.
+CURRENT_STAGE = "current"
+# Which signal types help which sales stage (the taxonomy with the config's overrides).
+StageHelp = Mapping[str, Sequence[str]]
 
 
 @dataclass(frozen=True)
@@ -96,48 +100,188 @@ def prospect_by_name(session: Session, name: str) -> Prospect | None:
 
 
 def scoped_items(session: Session, prospect_ids: Sequence[str] | None, filters: FeedFilters, *,
-                 limit: int, cursor: Cursor | None = None) -> list[Item]:
+                 limit: int, cursor: Cursor | None = None, stage_help: StageHelp | None = None) -> list[Item]:
     """Items about active prospects in scope (`None`: every prospect), newest first.
 
     `min_score` and `stage` apply to the same mention, so a bundle filtered by
-    stage shows items about the user's prospects in that stage, not items that
-    merely also mention someone else's.
+    stage shows items about the user's prospects with a signal that helps that
+    stage, not items that merely also mention someone else. `stage_help` (stage
+    -> signal types that help it) is needed whenever `filters.stage` is set.
     """
+    query = _page_query(select(Item), prospect_ids, filters, cursor, stage_help)
+    return [] if query is None else list(session.scalars(query.limit(limit)))
+
+
+@dataclass(frozen=True)
+class PageKey:
+    """What a feed's validators are made of: one entry's identity and last change."""
+
+    item_id: int
+    updated_at: datetime
+    sort_at: datetime
+    source: str  # the source's title (shown in every entry), or its id
+
+
+def page_keys(session: Session, prospect_ids: Sequence[str] | None, filters: FeedFilters, *, limit: int,
+              cursor: Cursor | None = None, stage_help: StageHelp | None = None) -> list[PageKey]:
+    """The page `scoped_items` would return, as plain rows: enough to answer a conditional request
+    (and to look a rendering up) without loading a single item, mention or signal."""
+    columns = select(Item.id, Item.updated_at, Item.sort_at, func.coalesce(Source.title, Item.source_id)) \
+        .join(Source, Source.id == Item.source_id)
+    query = _page_query(columns, prospect_ids, filters, cursor, stage_help)
+    if query is None:
+        return []
+    return [PageKey(*row) for row in session.execute(query.limit(limit))]
+
+
+def _page_query(query, prospect_ids: Sequence[str] | None, filters: FeedFilters, cursor: Cursor | None,
+                stage_help: StageHelp | None):
+    """`query` (items, or some of their columns) narrowed to one feed page, newest first; None: empty."""
+    if filters.stage and stage_help is None:
+        raise ValueError("a stage filter needs the signal taxonomy's stage map")
     if prospect_ids is not None and len(prospect_ids) == 1:
-        return _one_prospect_page(session, prospect_ids[0], filters, limit=limit, cursor=cursor)
+        return _one_prospect_query(query, prospect_ids[0], filters, cursor, stage_help or {})
     matching = (select(Mention.item_id).join(Prospect, Prospect.id == Mention.prospect_id)
                 .where(Prospect.archived_at.is_(None)))
     if prospect_ids is not None:
         if not prospect_ids:
-            return []
+            return None
         matching = matching.where(Mention.prospect_id.in_(list(prospect_ids)))
     if filters.min_score is not None:
         matching = matching.where(Mention.score >= filters.min_score)
     if filters.stage:
-        matching = matching.where(Prospect.stage.in_(filters.stage))
-    query = select(Item).where(Item.id.in_(matching))
-    return _page(session, _filtered(query, replace(filters, stage=())), limit, cursor)
+        matching = matching.where(_helps_stage(filters.stage, stage_help or {}))
+    query = _filtered(query.where(Item.id.in_(matching)), replace(filters, stage=()))
+    if cursor is not None:
+        query = query.where(or_(Item.sort_at < cursor.sort_at,
+                                (Item.sort_at == cursor.sort_at) & (Item.id < cursor.item_id)))
+    return query.order_by(Item.sort_at.desc(), Item.id.desc())
 
 
-def _one_prospect_page(session: Session, prospect_id: str, filters: FeedFilters, *, limit: int,
-                       cursor: Cursor | None) -> list[Item]:
+def _one_prospect_query(query, prospect_id: str, filters: FeedFilters, cursor: Cursor | None,
+                        stage_help: StageHelp):
     """One prospect's feed read straight off its mentions index (prospect_id, sort_at), newest first.
 
     A busy prospect has tens of thousands of items; sorting them all for each page
     is what made its feed slow. Walking the index stops after `limit` rows instead.
     `Mention.sort_at` is the item's `sort_at`, copied when the mention is stored.
     """
-    query = (select(Item).join(Mention, Mention.item_id == Item.id).join(Prospect, Prospect.id == Mention.prospect_id)
+    query = (query.join(Mention, Mention.item_id == Item.id).join(Prospect, Prospect.id == Mention.prospect_id)
              .where(Mention.prospect_id == prospect_id, Prospect.archived_at.is_(None)))
     if filters.min_score is not None:
         query = query.where(Mention.score >= filters.min_score)
     if filters.stage:
-        query = query.where(Prospect.stage.in_(filters.stage))
+        query = query.where(_helps_stage(filters.stage, stage_help))
     query = _filtered(query, replace(filters, stage=()))
     if cursor is not None:
         query = query.where(or_(Mention.sort_at < cursor.sort_at,
                                 (Mention.sort_at == cursor.sort_at) & (Mention.item_id < cursor.item_id)))
-    return list(session.scalars(query.order_by(Mention.sort_at.desc(), Mention.item_id.desc()).limit(limit)))
+    return query.order_by(Mention.sort_at.desc(), Mention.item_id.desc())
+
+
+def _helps_stage(stages: Sequence[str], stage_help: StageHelp):
+    """The mention's item carries a signal, about that mention's prospect or about no one in
+    particular, whose type helps one of `stages` (`current`: the stage the prospect is in)."""
+    named = sorted({t for stage in stages if stage != CURRENT_STAGE for t in stage_help.get(stage, ())})
+    helps = [Signal.type.in_(named)] if named else []
+    if CURRENT_STAGE in stages:
+        helps.extend(and_(Prospect.stage == stage, Signal.type.in_(sorted(types)))
+                     for stage, types in sorted(stage_help.items()) if types)
+    if not helps:
+        return false()  # no signal type helps the stages asked for: nothing matches
+    return exists().where(Signal.item_id == Mention.item_id,
+                          or_(Signal.prospect_id.is_(None), Signal.prospect_id == Mention.prospect_id),
+                          or_(*helps))
+
+
+# --- what a feed entry shows, as plain rows (no ORM objects to build per request) ------------
+
+@dataclass(frozen=True)
+class MentionShown:
+    prospect_id: str
+    score: float
+    evidence: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SignalShown:
+    type: str
+    prospect_id: str | None
+
+
+@dataclass(frozen=True)
+class FeedItem:
+    """One item as a feed entry needs it, with its mentions, signals and the story's other sources."""
+
+    id: int
+    title: str
+    url: str | None
+    summary: str
+    content: str
+    author: str | None
+    source_id: str
+    source: str  # title, or the id of a source without one
+    published_at: datetime | None
+    first_seen_at: datetime
+    updated_at: datetime
+    mentions: tuple[MentionShown, ...]
+    signals: tuple[SignalShown, ...]
+    also_reported_by: tuple[str, ...]  # other sources of its story, first reporter first
+
+
+def feed_items(session: Session, item_ids: Sequence[int]) -> list[FeedItem]:
+    """The items behind a page of `page_keys`, in that order: four queries whatever the page size."""
+    if not item_ids:
+        return []
+    ids = list(item_ids)
+    mentions: dict[int, list[MentionShown]] = {i: [] for i in ids}
+    for item_id, prospect_id, score, evidence in session.execute(
+            select(Mention.item_id, Mention.prospect_id, Mention.score, Mention.evidence)
+            .where(Mention.item_id.in_(ids))):
+        mentions[item_id].append(MentionShown(prospect_id, score, tuple(evidence or ())))
+    signals: dict[int, list[SignalShown]] = {i: [] for i in ids}
+    for item_id, kind, prospect_id in session.execute(
+            select(Signal.item_id, Signal.type, Signal.prospect_id).where(Signal.item_id.in_(ids))):
+        signals[item_id].append(SignalShown(kind, prospect_id))
+    rows = {row.id: row for row in session.execute(
+        select(Item.id, Item.title, Item.url, Item.summary, Item.content, Item.author, Item.source_id,
+               func.coalesce(Source.title, Item.source_id).label("source"), Item.published_at,
+               Item.first_seen_at, Item.updated_at, Item.story_id)
+        .join(Source, Source.id == Item.source_id).where(Item.id.in_(ids)))}
+    also = _other_reporters(session, {r.story_id for r in rows.values() if r.story_id is not None})
+    return [FeedItem(id=r.id, title=r.title, url=r.url, summary=r.summary or "", content=r.content or "",
+                     author=r.author, source_id=r.source_id, source=r.source, published_at=r.published_at,
+                     first_seen_at=r.first_seen_at, updated_at=r.updated_at,
+                     mentions=tuple(sorted(mentions[r.id], key=lambda m: (-m.score, m.prospect_id))),
+                     signals=tuple(signals[r.id]),
+                     also_reported_by=tuple(dict.fromkeys(name for source_id, name in also.get(r.story_id, ())
+                                                          if source_id != r.source_id)))
+            for r in (rows[i] for i in ids if i in rows)]
+
+
+def _other_reporters(session: Session, story_ids: set[int]) -> dict[int, list[tuple[str, str]]]:
+    """story -> (source id, source name) of each of its items, first reporter first (what
+    `models.stories.also_reported_by` reads off the ORM graph, in one query)."""
+    found: dict[int, list[tuple[str, str]]] = {}
+    if not story_ids:
+        return found
+    for story_id, source_id, name in session.execute(
+            select(Item.story_id, Item.source_id, func.coalesce(Source.title, Item.source_id))
+            .join(Source, Source.id == Item.source_id)
+            .where(Item.story_id.in_(sorted(story_ids))).order_by(Item.story_id, Item.id)):
+        found.setdefault(story_id, []).append((source_id, name))
+    return found
+
+
+def prospect_stamps(session: Session, item_ids: Sequence[int]) -> list[tuple[str, datetime]]:
+    """(id, updated_at) of the active prospects these items mention: a feed of every prospect
+    names them in its entries, so an edit of one must change the feed's validators."""
+    if not item_ids:
+        return []
+    return list(session.execute(
+        select(Prospect.id, Prospect.updated_at).join(Mention, Mention.prospect_id == Prospect.id)
+        .where(Mention.item_id.in_(list(item_ids)), Prospect.archived_at.is_(None))
+        .distinct().order_by(Prospect.id)))
 
 
 def prospect_activity(session: Session, prospect_id: str, *, since: datetime,

@@ -23,7 +23,8 @@ from api.feeds import build_entries, feed_validators
 from api.opml import OPML_MEDIA_TYPE, OpmlFeed, render_opml
 from api.problems import BAD_REQUEST, PROBLEM_RESPONSES
 from api.render import MEDIA_TYPES, RENDERERS, FeedDoc
-from api.settings import ApiSettings, ChannelSpec
+from api.render_cache import RenderCache
+from api.settings import ApiSettings, ChannelSpec, StageFilterValue
 from models import feeds, repository
 from models.tables import Item, Prospect
 from models.values import Cursor, FeedFilters
@@ -50,6 +51,13 @@ def _iso_only(value: object) -> object:
 
 IsoDateTime = Annotated[datetime, BeforeValidator(_iso_only)]
 
+STAGE_FILTER_DOC = (
+    "Only items that help a sales stage: items carrying a signal, about the prospect the entry is "
+    "shown for (or about no one in particular), whose type helps that stage in the signal taxonomy "
+    "(the built-in mapping with the config's `signals:` overrides; e.g. `funding` helps prospecting, "
+    "qualifying and pricing). `current`: each prospect's own stage, so a bundle shows what helps the "
+    "stage each account is in now. Repeat the parameter for several stages (any of them).")
+
 
 def parse_filters(signal: list[str] | None, min_score: float | None, stage: list[str] | None,
                   source: list[str] | None, since: datetime | None, q: str | None) -> FeedFilters:
@@ -73,9 +81,10 @@ def parse_cursor(before: str | None) -> Cursor | None:
     return Cursor(sort_at=when, item_id=min(int(item_id), _MAX_ITEM_ID))
 
 
-def cursor_after(items: Sequence[Item]) -> str:
+def cursor_after(items: Sequence[Item] | Sequence[feeds.PageKey]) -> str:
     last = items[-1]
-    return f"{int(last.sort_at.timestamp() * 1_000_000)}-{last.id}"
+    item_id = last.item_id if isinstance(last, feeds.PageKey) else last.id
+    return f"{int(last.sort_at.timestamp() * 1_000_000)}-{item_id}"
 
 
 @dataclass(frozen=True)
@@ -88,7 +97,7 @@ class FeedQuery:
 def feed_query(
     signal: Annotated[list[str] | None, Query(description="only items with these signal types")] = None,
     min_score: Annotated[float | None, Query(ge=0, le=1, description="only mentions this sure")] = None,
-    stage: Annotated[list[str] | None, Query(description="only items about prospects in these stages")] = None,
+    stage: Annotated[list[StageFilterValue] | None, Query(description=STAGE_FILTER_DOC)] = None,
     source: Annotated[list[str] | None, Query(description="only items from these source ids")] = None,
     since: Annotated[IsoDateTime | None, Query(description="only items published since (ISO 8601)")] = None,
     q: Annotated[str | None, Query(max_length=200, description="title or summary contains")] = None,
@@ -114,34 +123,55 @@ class FeedSubject:
 
 def serve_feed(request: Request, session, settings: ApiSettings, viewer: Viewer, fmt: str,
                query: FeedQuery, subject: FeedSubject, filters: FeedFilters | None) -> Response:
-    """Query, answer 304 if the client is current (before rendering anything), else render."""
+    """Validators from one light query; 304 if the client is current, else a rendering kept
+    under the same validators, else load the page's items and render."""
     page_size = query.limit or settings.page_size
-    items: list[Item] = []
+    page: list[feeds.PageKey] = []
     if filters is not None:
         filters = replace(filters, visibilities=viewer.visibilities)
-        items = feeds.scoped_items(session, subject.scope, filters, limit=page_size, cursor=query.cursor)
+        page = feeds.page_keys(session, subject.scope, filters, limit=page_size, cursor=query.cursor,
+                               stage_help=settings.stage_help)
+    # The prospects entries may name: the feed's own (its scope), or, for a feed of every
+    # prospect, those its page mentions.
+    stamps = [(p.id, p.updated_at) for p in subject.subjects]
+    if subject.scope is None:
+        stamps += feeds.prospect_stamps(session, [key.item_id for key in page])
+    etag, last_modified = feed_validators(fmt, f"{subject.key}|{viewer.scope_key}", str(request.query_params),
+                                          page, stamps)
+    headers = _cache_headers(etag, last_modified, settings, viewer)
+    if is_fresh(request, etag, last_modified):
+        return not_modified(headers)
+    # The rendering also holds the request's own address (self and next links) and page size.
+    cache_key = (etag, str(request.url), settings.public_url, page_size)
+    cache: RenderCache | None = getattr(request.app.state, "renders", None)
+    body = cache.get(cache_key) if cache is not None else None
+    if body is None:
+        body = _render(request, session, settings, fmt, subject, page, page_size, last_modified)
+        if cache is not None:
+            cache.put(cache_key, body)
+    return Response(body, media_type=MEDIA_TYPES[fmt], headers=headers)
+
+
+def _render(request: Request, session, settings: ApiSettings, fmt: str, subject: FeedSubject,
+            page: list[feeds.PageKey], page_size: int, updated: datetime) -> bytes:
+    items = feeds.feed_items(session, [key.item_id for key in page])
     mentioned = {m.prospect_id for item in items for m in item.mentions}
     if subject.scope is not None:
         mentioned &= set(subject.scope)
     named = {p.id: p for p in subject.subjects if p.id in mentioned}
     named.update((p.id, p) for p in feeds.prospects_by_ids(session, sorted(mentioned - set(named))))
-    etag, last_modified = feed_validators(fmt, f"{subject.key}|{viewer.scope_key}", str(request.query_params),
-                                          items, [*subject.subjects, *named.values()])
-    headers = _cache_headers(etag, last_modified, settings, viewer)
-    if is_fresh(request, etag, last_modified):
-        return not_modified(headers)
     base = settings.public_url
     # The query exactly as sent: a self link must match the address the reader fetched.
     query_string = request.url.query
     self_url = f"{base}{request.url.path}" + (f"?{query_string}" if query_string else "")
     kept = [part for part in query_string.split("&") if part and not part.startswith("before=")]
     next_url = None
-    if len(items) == page_size:
-        next_url = f"{base}{request.url.path}?{'&'.join([*kept, urlencode({'before': cursor_after(items)})])}"
+    if len(page) == page_size:
+        next_url = f"{base}{request.url.path}?{'&'.join([*kept, urlencode({'before': cursor_after(page)})])}"
     doc = FeedDoc(id=f"urn:prospect-intel:feed:{subject.key}", title=subject.title,
                   description=subject.description, self_url=self_url, home_url=f"{base}/",
-                  updated=last_modified, entries=build_entries(items, list(named.values())), next_url=next_url)
-    return Response(RENDERERS[fmt](doc), media_type=MEDIA_TYPES[fmt], headers=headers)
+                  updated=updated, entries=build_entries(items, list(named.values())), next_url=next_url)
+    return RENDERERS[fmt](doc)
 
 
 def _cache_headers(etag: str, last_modified: datetime, settings: ApiSettings, viewer: Viewer) -> dict[str, str]:

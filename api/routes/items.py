@@ -8,12 +8,15 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from api.access import Viewer, ViewerDep
-from api.deps import SessionDep
+from api.deps import SessionDep, SettingsDep
 from api.problems import BAD_REQUEST, PROBLEM_RESPONSES
 from api.render import sanitize_html
-from api.routes.feeds import CURSOR_PATTERN, IsoDateTime, cursor_after, parse_cursor, parse_filters
+from api.routes.feeds import (CURSOR_PATTERN, STAGE_FILTER_DOC, IsoDateTime, cursor_after, parse_cursor,
+                              parse_filters)
+from api.settings import StageFilterValue
 from api.schemas import ItemOut, ItemPage, MentionOut, SignalOut
 from models import feeds
+from models.feeds import StageHelp
 from models.tables import Item
 
 router = APIRouter(prefix="/api/v1", tags=["items"], responses={**PROBLEM_RESPONSES, **BAD_REQUEST})
@@ -42,10 +45,11 @@ def viewer_scope(session, viewer: Viewer) -> list[str] | None:
 
 
 def item_page(session, viewer: Viewer, scope: list[str] | None, filters, limit: int,
-              cursor: str | None) -> ItemPage:
+              cursor: str | None, stage_help: StageHelp | None = None) -> ItemPage:
     """Items about prospects in `scope` the viewer may read, naming every prospect they may see."""
     filters = replace(filters, visibilities=viewer.visibilities)
-    items = feeds.scoped_items(session, scope, filters, limit=limit, cursor=parse_cursor(cursor))
+    items = feeds.scoped_items(session, scope, filters, limit=limit, cursor=parse_cursor(cursor),
+                               stage_help=stage_help)
     seen = viewer_scope(session, viewer)
     visible = None if seen is None else set(seen)
     return ItemPage(items=[item_out(i, visible) for i in items],
@@ -53,14 +57,14 @@ def item_page(session, viewer: Viewer, scope: list[str] | None, filters, limit: 
 
 
 @router.get("/items", response_model=ItemPage, summary="Items about the caller's prospects, newest first")
-def list_items(session: SessionDep, viewer: ViewerDep,
+def list_items(session: SessionDep, settings: SettingsDep, viewer: ViewerDep,
                signal: Annotated[list[str] | None, Query(description="only items with these signal types")] = None,
                min_score: Annotated[float | None, Query(ge=0, le=1)] = None,
-               stage: Annotated[list[str] | None, Query(description="prospects in these stages")] = None,
+               stage: Annotated[list[StageFilterValue] | None, Query(description=STAGE_FILTER_DOC)] = None,
                source: Annotated[list[str] | None, Query(description="source ids")] = None,
                since: Annotated[IsoDateTime | None, Query(description="ISO 8601")] = None,
                q: Annotated[str | None, Query(max_length=200)] = None,
                cursor: Annotated[str | None, Query(pattern=CURSOR_PATTERN, description="next_cursor of the previous page")] = None,
                limit: Annotated[int, Query(ge=1, le=500)] = 50) -> ItemPage:
     filters = parse_filters(signal, min_score, stage, source, since, q)
-    return item_page(session, viewer, viewer_scope(session, viewer), filters, limit, cursor)
+    return item_page(session, viewer, viewer_scope(session, viewer), filters, limit, cursor, settings.stage_help)

@@ -20,6 +20,8 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import ApiSettings, ChannelSpec
+from intel.settings import SignalsConfig
+from intel.signals import stage_map
 from models import repository, tokens
 from models.db import make_engine, make_sessionmaker, upgrade
 from models.values import ItemToStore, Mention, RunRecord, Signal
@@ -117,6 +119,7 @@ def seeded(database_url) -> Seeded:
 
 
 def make_settings(url: str, public_url: str = "http://feeds.test", **overrides) -> ApiSettings:
+    overrides.setdefault("signal_stages", stage_map(SignalsConfig()))  # the built-in taxonomy, as `intel` passes it
     return ApiSettings(database=url, public_url=public_url, page_size=50, max_age=120.0,
                        channels=CHANNELS, **overrides)
 

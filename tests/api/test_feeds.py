@@ -69,7 +69,8 @@ def test_summaries_are_sanitized(client):
     ({"signal": "funding"}, ["Apple raises $5B in bond funding"]),
     ({"signal": ["funding", "expansion"]}, ["Apple raises $5B in bond funding", "Snowflake opens a Paris region"]),
     ({"min_score": "0.85"}, ["Apple raises $5B in bond funding"]),
-    ({"stage": "delivering"}, ["Snowflake opens a Paris region", "Snowflake and Siemens partner on industrial data"]),
+    # stage: a signal that helps that stage (expansion and acquisition help delivering; partnership does not)
+    ({"stage": "delivering"}, ["Snowflake opens a Paris region", "Apple to acquire a small AI start-up"]),
     ({"source": "crm-notes"}, []),
     ({"q": "paris"}, ["Snowflake opens a Paris region"]),
     ({"since": "__7_days_ago__"}, ALICE_TITLES[:3]),
