@@ -70,13 +70,12 @@ def _prepare(config: Config):
 
 def _api_settings(config: Config):
     from api.settings import ApiSettings
-    from intel.signals import stage_map
 
     return ApiSettings(database=config.database, public_url=config.server.public_url,
                        page_size=config.feeds.page_size, max_age=config.feeds.max_age,
                        auth_required=config.auth.required, channels=_channel_specs(config),
                        tagging_model=config.tagging.model, tagging_min_score=config.tagging.min_score,
-                       signal_stages=stage_map(config.signals), tagging_signals=config.signals)
+                       tagging_signals=config.signals)
 
 
 def _api_app(config: Config, sessions=None):
@@ -219,11 +218,13 @@ def _when(value) -> str:
 
 @app.command()
 def serve(config: ConfigOption = None, log_format: LogFormatOption = LogFormat.text) -> None:
-    """Serve the feeds and the JSON API only (`server.workers` processes)."""
-    from intel.serving import serve_api
+    """Serve the feeds and the JSON API only."""
+    import uvicorn
 
     _setup_logging(log_format=log_format)
-    serve_api(_config(config), config, LogFormat(log_format).value)
+    loaded = _config(config)
+    uvicorn.run(_api_app(loaded), host=loaded.server.host, port=loaded.server.port, log_level="info",
+                log_config=None)  # our handlers: same format, tokens redacted
 
 
 @app.command()

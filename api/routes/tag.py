@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from api.access import ViewerDep
-from api.deps import SessionDep
+from api.deps import SessionDep, SettingsDep
 from api.problems import BAD_REQUEST, PROBLEM_RESPONSES
 from api.routes.items import viewer_scope
 from api.schemas import MentionOut, SignalOut, TagIn, TagOut
@@ -15,8 +15,10 @@ router = APIRouter(prefix="/api/v1", tags=["tagging"], responses={**PROBLEM_RESP
 
 @router.post("/tag", response_model=TagOut,
              summary="Which prospects a text is about and which trigger events it reports")
-def tag_text(body: TagIn, request: Request, session: SessionDep, viewer: ViewerDep) -> TagOut:
-    result = request.app.state.tagger.tag(session, body.title, body.text, body.url)
+def tag_text(body: TagIn, request: Request, session: SessionDep, settings: SettingsDep,
+             viewer: ViewerDep) -> TagOut:
+    # The current settings: a reloaded config's `signals:` overrides reach the tagger too.
+    result = request.app.state.tagger.tag(session, body.title, body.text, body.url, settings)
     scope = viewer_scope(session, viewer)
     visible = None if scope is None else set(scope)
 
