@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Literal, Mapping
 
 if TYPE_CHECKING:  # only POST /tag uses intel (api/tagger.py); the settings just carry its config
     from intel.settings import SignalsConfig
+
+# The sales stages of a prospect record (DESIGN.md), and `current` for a feed filter.
+SALES_STAGES = ("prospecting", "qualifying", "pricing", "proposing", "negotiating", "closing", "delivering",
+                "servicing")
+StageFilterValue = Literal["current", "prospecting", "qualifying", "pricing", "proposing", "negotiating",
+                           "closing", "delivering", "servicing"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,17 @@ class ApiSettings:
     # ... and the config's `signals:` overrides (intel.settings.SignalsConfig; None: the built-in taxonomy),
     # so the endpoint's verdicts are those of `intel tag` and the pipeline.
     tagging_signals: SignalsConfig | None = None
+    # signal type -> the sales stages it helps: the taxonomy with the config's `signals:` overrides
+    # (intel.signals.stage_map); what the feeds' `stage` filter reads.
+    signal_stages: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # Rendered feeds kept per process under their ETag (api/render_cache.py); 0 turns it off.
+    render_cache_entries: int = 4096
+
+    @cached_property
+    def stage_help(self) -> dict[str, tuple[str, ...]]:
+        """sales stage -> the signal types that help it."""
+        return {stage: tuple(sorted(t for t, stages in self.signal_stages.items() if stage in stages))
+                for stage in SALES_STAGES}
 
     def channel(self, name: str) -> ChannelSpec | None:
         return next((c for c in self.channels if c.name == name), None)

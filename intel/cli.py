@@ -70,12 +70,13 @@ def _prepare(config: Config):
 
 def _api_settings(config: Config):
     from api.settings import ApiSettings
+    from intel.signals import stage_map
 
     return ApiSettings(database=config.database, public_url=config.server.public_url,
                        page_size=config.feeds.page_size, max_age=config.feeds.max_age,
                        auth_required=config.auth.required, channels=_channel_specs(config),
                        tagging_model=config.tagging.model, tagging_min_score=config.tagging.min_score,
-                       tagging_signals=config.signals)
+                       signal_stages=stage_map(config.signals), tagging_signals=config.signals)
 
 
 def _api_app(config: Config, sessions=None):
@@ -218,13 +219,11 @@ def _when(value) -> str:
 
 @app.command()
 def serve(config: ConfigOption = None, log_format: LogFormatOption = LogFormat.text) -> None:
-    """Serve the feeds and the JSON API only."""
-    import uvicorn
+    """Serve the feeds and the JSON API only (`server.workers` processes)."""
+    from intel.serving import serve_api
 
     _setup_logging(log_format=log_format)
-    loaded = _config(config)
-    uvicorn.run(_api_app(loaded), host=loaded.server.host, port=loaded.server.port, log_level="info",
-                log_config=None)  # our handlers: same format, tokens redacted
+    serve_api(_config(config), config, LogFormat(log_format).value)
 
 
 @app.command()
