@@ -192,3 +192,21 @@ def test_json_feed_check_catches_broken_documents():
     assert any("version" in p for p in problems)
     assert any(p.startswith("items/0:") for p in problems)  # neither content_html nor content_text
     assert "item ids are not unique" in problems and any("RFC 3339" in p for p in problems)
+
+
+def test_a_feed_fetched_again_unchanged_is_not_rendered_again_but_an_edit_shows_at_once(client, monkeypatch):
+    first = get(client, "/feeds/prospects/apple.atom")
+    rendered = []
+    monkeypatch.setitem(feed_routes.RENDERERS, "atom",
+                        lambda doc, real=feed_routes.RENDERERS["atom"]: rendered.append(doc) or real(doc))
+    again = get(client, "/feeds/prospects/apple.atom")  # a reader without validators
+    assert again.content == first.content and again.headers["etag"] == first.headers["etag"] and rendered == []
+    # The prospect is renamed in the config: the same items, a new name in every entry, a new ETag.
+    from tests.api.conftest import NOW, PROSPECTS
+    from models import repository
+    renamed = [dict(p, name="Apple Computer") if p["id"] == "apple" else p for p in PROSPECTS]
+    with client.seeded.sessions.begin() as session:
+        repository.sync_prospects(session, renamed, origin="config", now=NOW)
+    edited = get(client, "/feeds/prospects/apple.atom")
+    assert edited.headers["etag"] != first.headers["etag"] and len(rendered) == 1
+    assert "About Apple Computer" in edited.text and "About Apple Inc." not in edited.text
