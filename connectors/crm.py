@@ -18,12 +18,15 @@ import io
 import json
 import os
 import re
+import zipfile
+import zlib
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import IO, Any, Callable, Iterator, Mapping
 from urllib.parse import urlsplit
+from xml.parsers.expat import ExpatError, ParserCreate
 
 import jmespath
 
@@ -287,6 +290,7 @@ def _csv_table(export: Export, encoding: str | None, delimiter: str | None) -> T
 def _xlsx_table(export: Export, sheet: str | None) -> Table:
     import openpyxl
 
+    refuse_xml_doctypes(export)
     try:
         # data_only=False: a formula cell reads as its formula text, which is then made inert.
         book = openpyxl.load_workbook(io.BytesIO(export.data), read_only=True, data_only=False)
@@ -295,7 +299,7 @@ def _xlsx_table(export: Export, sheet: str | None) -> Table:
     if sheet is not None and sheet not in book.sheetnames:
         raise ParseError(f"{export.name} has no sheet {sheet!r} (sheets: {', '.join(book.sheetnames)})")
     worksheet = book[sheet] if sheet else book.worksheets[0]
-    cells = worksheet.iter_rows(values_only=True)
+    cells = _readable(worksheet.iter_rows(values_only=True), export.name)
     header: list[str] = []
     header_row = 0
     for header_row, values in enumerate(cells, start=1):
@@ -314,6 +318,81 @@ def _xlsx_table(export: Export, sheet: str | None) -> Table:
         book.close()
 
     return Table(header, rows(), total, [])
+
+
+def _readable(cells: Iterator[tuple], name: str) -> Iterator[tuple]:
+    """A read-only sheet is parsed while its rows are read: a broken part fails there, with the file named."""
+    number = 0
+    try:
+        for number, values in enumerate(cells, start=1):
+            yield values
+    except Exception as exc:  # openpyxl and its XML parsers raise many types
+        raise ParseError(f"{name}: sheet unreadable after row {number}: {exc}") from exc
+
+
+# Workbook parts that are XML (the rest are images, binaries, VBA).
+_XML_PART_SUFFIXES = (".xml", ".rels", ".vml")
+
+
+class _RootReached(Exception):
+    """The part's first element started: no DOCTYPE can follow."""
+
+
+class _DoctypeFound(Exception):
+    pass
+
+
+def refuse_xml_doctypes(export: Export) -> None:
+    """Refuse a workbook if any XML part has a DOCTYPE, before openpyxl parses anything.
+
+    Excel never writes one; entity attacks (billion laughs, quadratic
+    blowup, file:// and http:// external entities) need one. openpyxl alone
+    leans on whatever its parsers do (expat's and libxml2's amplification
+    limits, lxml's resolve_entities=False; defusedxml, when installed, only
+    for sheets and shared strings), so the check is made here, on every part,
+    with expat reading only up to each part's first element (the only place a
+    DOCTYPE may stand), so it costs the prologs, not the whole workbook.
+    """
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(export.data))
+    except zipfile.BadZipFile as exc:
+        raise ParseError(f"{export.name} is not a readable XLSX workbook: {exc}") from exc
+    with archive:
+        for info in archive.infolist():
+            if not info.filename.lower().endswith(_XML_PART_SUFFIXES):
+                continue
+            try:
+                with archive.open(info) as part:
+                    found = _prolog_has_doctype(part)
+            except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+                raise ParseError(f"{export.name} is not a readable XLSX workbook: {info.filename}: {exc}") from exc
+            except ExpatError as exc:
+                raise ParseError(f"{export.name}: {info.filename} is not readable XML ({exc}); refused") from exc
+            if found:
+                raise ParseError(f"{export.name}: {info.filename} has a DOCTYPE, where XML entities are declared "
+                                 "(billion laughs, file:// or http:// reads); workbooks never need one, so the "
+                                 "export is refused unparsed")
+
+
+def _prolog_has_doctype(part: IO[bytes]) -> bool:
+    def doctype(*_: Any) -> None:
+        raise _DoctypeFound
+
+    def root(*_: Any) -> None:
+        raise _RootReached
+
+    parser = ParserCreate()
+    parser.StartDoctypeDeclHandler = doctype
+    parser.StartElementHandler = root
+    try:
+        while chunk := part.read(64 * 1024):
+            parser.Parse(chunk, False)
+        parser.Parse(b"", True)
+    except _RootReached:
+        return False
+    except _DoctypeFound:
+        return True
+    return False  # an empty part: openpyxl decides whether it matters
 
 
 def _json_table(export: Export, records_expression: str) -> Table:

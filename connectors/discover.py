@@ -66,7 +66,7 @@ class DiscoverConnector:
 
 def advertised_feeds(page: str, base_url: str) -> list[str]:
     """Feed URLs a page advertises with <link rel="alternate" type="...rss/atom...">, in page order."""
-    document = Selector(text=page)
+    document = Selector(text=page, type="html")  # XHTML with <?xml too: see connectors/web.py
     base = document.css("base::attr(href)").get()
     base_url = urljoin(base_url, base) if base else base_url
     urls = []
