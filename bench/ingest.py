@@ -29,12 +29,11 @@ from bench.common import (FeedFarm, Stopwatch, companies, machine, owners_for, p
 FULL = {"feeds": 1000, "items": 50, "prospects": 10_000, "rss_items": 1_000_000}
 QUICK = {"feeds": 40, "items": 50, "prospects": 1_000, "rss_items": 4_000}
 THREADS = 4
-_ENRICH_RUN = None  # the pipeline's own, kept while a tagging-off run replaces it
+_INTEL_STAGES = {}  # the pipeline's own story and discovery stages, kept while a tagging-off run replaces them
 
 
 def start_worker(config_path: Path, tagging: bool):
     """Migrate, sync and build a worker exactly as `intel worker` does; tagging off skips only tagging."""
-    global _ENRICH_RUN
     import intel.pipeline
     from intel.config import load_config
     from intel.pipeline import Pipeline
@@ -43,15 +42,17 @@ def start_worker(config_path: Path, tagging: bool):
     from intel.worker import Worker
     from models.db import make_engine, make_sessionmaker, upgrade
 
-    _ENRICH_RUN = _ENRICH_RUN or intel.pipeline.enrich_run
+    _INTEL_STAGES.setdefault("enrich_run", intel.pipeline.enrich_run)
+    _INTEL_STAGES.setdefault("fingerprints", intel.pipeline.fingerprints)
     config = load_config(config_path)
     engine = make_engine(config.database)
     upgrade(engine)
     sessions = make_sessionmaker(engine)
     sync_config(sessions, config)
     pipeline = Pipeline(config, sessions)
-    # Story clustering and lead discovery run after storing (intel.enrich); off with tagging.
-    intel.pipeline.enrich_run = _ENRICH_RUN if tagging else (lambda *args, **kwargs: None)
+    # Story clustering and lead discovery (intel.enrich: fingerprints, then enrich_run); off with tagging.
+    intel.pipeline.enrich_run = _INTEL_STAGES["enrich_run"] if tagging else (lambda *args, **kwargs: None)
+    intel.pipeline.fingerprints = _INTEL_STAGES["fingerprints"] if tagging else (lambda *args, **kwargs: {})
     if not tagging:  # what reader does: fetch, parse, exact dedup, store; no intelligence stages
         pipeline.tag = lambda inputs: [TagResult() for _ in inputs]
     with Stopwatch() as build:

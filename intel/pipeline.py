@@ -20,9 +20,10 @@ from intel.clock import utcnow
 from intel.normalize import reuse_known_keys, with_storage_keys
 from intel.schedule import next_check_after_failure, next_check_after_success
 from intel.settings import Config, ProspectRecord
-from intel.enrich import enrich_run
+from intel.enrich import enrich_run, fingerprints
 from intel.tagging import ProspectTagger, TagInput, load_pipeline
 from models import item_keys, repository
+from models.stories import serialize_story_assignment
 from models.db import make_engine, make_sessionmaker
 from models.tables import Prospect
 from models.values import ItemToStore, RunCounts, RunRecord, SourceState
@@ -118,7 +119,8 @@ class Pipeline:
             return self._fail(state, started, f"storing failed: {type(exc).__name__}")
 
     def _store(self, state: SourceState, started: datetime, result: FetchResult) -> RunOutcome:
-        keyed = self._keyed(state.id, result.items)
+        keyed, fresh = self._keyed(state.id, result.items)
+        prints = fingerprints(keyed, fresh)  # CPU work, done before the write transaction
         tags = self.tag([TagInput(item.title, item.summary, item.content, item.url) for _, item in keyed]) \
             if keyed else []
         with self.sessions() as session:
@@ -138,31 +140,40 @@ class Pipeline:
                         etag=result.etag, last_modified=result.last_modified, new_url=result.final_url,
                         error="; ".join(result.warnings) or None, lease_owner=state.lease_owner)
         with self._write_lock, self.sessions.begin() as session:
+            if fresh:  # first, before any row is locked: see serialize_story_assignment
+                serialize_story_assignment(session)
             extras = after_fetch.apply_extras(session, self.config, state, result, finished)
             if extras.notes:
                 run = replace(run, error="; ".join([*extras.notes, *result.warnings]))
-            counts = repository.save_batch(session, state.id, run, rows, extras.counts)
-            enrich_run(session, state.id, keyed, tags, now=finished, config=self.config)
+            stored = repository.store_run(session, state.id, run, rows, extras.counts)
+            counts = stored.counts
+            enrich_run(session, state.id, keyed, tags, stored=stored, prints=prints, now=finished,
+                       config=self.config)
         log.info("source %s: %s, %d new, %d updated, %d unchanged", state.id, status,
                  counts.new, counts.updated, counts.seen)
         metrics.record_run(state.kind, status, counts.new, counts.updated)
         return RunOutcome(state.id, status, counts)
 
-    def _keyed(self, source_id: str, items: Sequence[RawItem]) -> list[tuple[str, RawItem]]:
-        """Storage keys; entries whose GUID rotates keep the key they were first stored under."""
+    def _keyed(self, source_id: str, items: Sequence[RawItem]) -> tuple[list[tuple[str, RawItem]], set[str]]:
+        """Storage keys, and which of them are not stored yet.
+
+        Entries whose GUID rotates keep the key they were first stored under.
+        """
         keyed = with_storage_keys(items)
         if not keyed:
-            return keyed
+            return keyed, set()
         with self.sessions() as session:
             # Only entries whose key is not stored yet can be a stored item under a rotated GUID.
             stored = item_keys.stored_keys(session, source_id, [key for key, _ in keyed])
             unknown = [item for key, item in keyed if key not in stored]
             if not unknown:
-                return keyed
+                return keyed, set()
             by_link = item_keys.keys_by_link(session, source_id, [item.url for item in unknown if item.url])
             by_title = item_keys.keys_by_title_and_date(
                 session, source_id, [(item.title, item.published_at) for item in unknown if not item.url])
-        return reuse_known_keys(keyed, by_link, by_title)
+        keyed = reuse_known_keys(keyed, by_link, by_title)
+        known = stored | set(by_link.values()) | set(by_title.values())
+        return keyed, {key for key, _ in keyed if key not in known}
 
     def _fail(self, state: SourceState, started: datetime, error: str, *, http_status: int | None = None,
               retry_after: float | None = None, disable: str | None = None) -> RunOutcome:

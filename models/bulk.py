@@ -1,4 +1,4 @@
-"""Bulk loading and bulk scheduling helpers for benchmarks and large imports.
+"""Bulk loading: a source run's items, and benchmarks' and large imports' rows.
 
 Rows go in through Core `insert()` with many parameter sets per statement
 (executemany), which both SQLite and psycopg batch well; the ORM's unit of work
@@ -7,13 +7,15 @@ would cost ten times as much at a million rows.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable, Iterator, Sequence
+from typing import Iterable, Iterator, Mapping, Sequence
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import bindparam, delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from models.tables import Item, Mention, Prospect, Signal, Source
+from models.values import ItemToStore
 
 CHUNK = 5000
 
@@ -85,3 +87,82 @@ def make_sources_due(session: Session, now: datetime, source_ids: Sequence[str] 
 def table_counts(session: Session) -> dict[str, int]:
     return {model.__tablename__: session.scalar(select(func.count()).select_from(model)) or 0
             for model in (Prospect, Source, Item, Mention, Signal)}
+
+
+# --- a source run's items, stored set-based (repository.store_run) ---------------------------
+
+_IN_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class StoredItem:
+    id: int
+    content_hash: str
+    sort_at: datetime
+    story_id: int | None
+
+
+def stored_items(session: Session, source_id: str, keys: Sequence[str]) -> dict[str, StoredItem]:
+    """What the source already stores under these keys (an indexed lookup per 500 keys)."""
+    found: dict[str, StoredItem] = {}
+    unique = list(dict.fromkeys(keys))
+    for start in range(0, len(unique), _IN_CHUNK):
+        rows = session.execute(
+            select(Item.dedup_key, Item.id, Item.content_hash, Item.sort_at, Item.story_id)
+            .where(Item.source_id == source_id, Item.dedup_key.in_(unique[start:start + _IN_CHUNK])))
+        found.update((key, StoredItem(item_id, content_hash, sort_at, story_id))
+                     for key, item_id, content_hash, sort_at, story_id in rows)
+    return found
+
+
+def _item_fields(data: ItemToStore) -> dict:
+    return {"guid": data.guid, "url": data.url, "title": data.title, "summary": data.summary,
+            "content": data.content, "author": data.author, "visibility": data.visibility,
+            "content_hash": data.content_hash, "published_at": data.published_at}
+
+
+def insert_new_items(session: Session, source_id: str, items: Sequence[ItemToStore],
+                     now: datetime) -> dict[str, int]:
+    """Insert items not stored yet (multi-row INSERT ... RETURNING); dedup key -> new id."""
+    ids: dict[str, int] = {}
+    rows = [{"source_id": source_id, "dedup_key": data.dedup_key, "first_seen_at": now, "updated_at": now,
+             "sort_at": data.published_at or now, **_item_fields(data)} for data in items]
+    statement = insert(Item.__table__).returning(Item.__table__.c.id, Item.__table__.c.dedup_key,
+                                                 sort_by_parameter_order=True)
+    for chunk in _chunks(rows, 1000):
+        ids.update((key, item_id) for item_id, key in session.execute(statement, chunk))
+    return ids
+
+
+def update_changed_items(session: Session, changed: Mapping[int, ItemToStore], now: datetime) -> None:
+    """Edited entries: new fields and `updated`, their old mentions and signals dropped (re-added by the caller)."""
+    if not changed:
+        return
+    table = Item.__table__
+    values = {name: bindparam(f"v_{name}") for name in _item_fields(next(iter(changed.values())))}
+    statement = (update(table).where(table.c.id == bindparam("v_id"))
+                 .values(updated_at=bindparam("v_updated_at"),
+                         sort_at=func.coalesce(bindparam("v_published_at", type_=table.c.published_at.type),
+                                               table.c.sort_at),
+                         **values))
+    params = [{"v_id": item_id, "v_updated_at": now, **{f"v_{k}": v for k, v in _item_fields(data).items()}}
+              for item_id, data in changed.items()]
+    session.execute(statement, params)
+    ids = list(changed)
+    for start in range(0, len(ids), _IN_CHUNK):
+        chunk = ids[start:start + _IN_CHUNK]
+        session.execute(delete(Mention.__table__).where(Mention.__table__.c.item_id.in_(chunk)))
+        session.execute(delete(Signal.__table__).where(Signal.__table__.c.item_id.in_(chunk)))
+
+
+def insert_mentions_and_signals(session: Session, items: Iterable[tuple[int, ItemToStore, datetime]]) -> None:
+    """Mentions and signals of stored items: (item id, item, the item's sort time) each."""
+    mentions, signals = [], []
+    for item_id, data, sort_at in items:
+        mentions.extend({"item_id": item_id, "prospect_id": m.prospect_id, "score": m.score,
+                         "evidence": list(m.evidence), "sort_at": sort_at} for m in data.mentions)
+        signals.extend({"item_id": item_id, "type": s.type, "score": s.score, "evidence": list(s.evidence),
+                        "prospect_id": s.prospect_id, "role": s.role, "stages": list(s.stages) or None,
+                        "alert_checked_at": None} for s in data.signals)
+    insert_rows(session, Mention.__table__, mentions)
+    insert_rows(session, Signal.__table__, signals)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -10,6 +10,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from models import bulk
 from models.stories import one_entry_per_story
 from models.tables import Item, Mention, Prospect, Signal, Source, SourceRun
 from models.values import Cursor, FeedFilters, ItemToStore, RunCounts, RunRecord, SourceState
@@ -210,48 +211,53 @@ def save_batch(session: Session, source_id: str, run: RunRecord, items: Sequence
 
     The caller commits once, so a run lands whole or not at all.
     """
+    return store_run(session, source_id, run, items, extra).counts
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    counts: RunCounts
+    # dedup key -> item id of the run's items in no story yet (the new ones): what story clustering takes.
+    unclustered: dict[str, int] = field(default_factory=dict)
+
+
+def store_run(session: Session, source_id: str, run: RunRecord, items: Sequence[ItemToStore],
+              extra: RunCounts | None = None) -> StoredRun:
+    """`save_batch`, also saying which stored items still need a story.
+
+    Set-based: one lookup per 500 keys, then multi-row inserts and updates
+    (executemany) for items, mentions and signals; no ORM object per row.
+    """
     now = run.finished_at
-    existing: dict[str, Item] = {}
-    keys = [item.dedup_key for item in items]
-    for start in range(0, len(keys), _IN_CHUNK):
-        chunk = keys[start:start + _IN_CHUNK]
-        existing.update((row.dedup_key, row) for row in session.scalars(
-            select(Item).where(Item.source_id == source_id, Item.dedup_key.in_(chunk))))
+    stored = bulk.stored_items(session, source_id, [item.dedup_key for item in items])
+    fresh: dict[str, ItemToStore] = {}
+    changed: dict[str, ItemToStore] = {}
     new = updated = seen = 0
     for data in items:
-        row = existing.get(data.dedup_key)
-        if row is None:
-            row = Item(source_id=source_id, dedup_key=data.dedup_key, first_seen_at=now, updated_at=now,
-                       sort_at=data.published_at or now)
-            session.add(row)
-            existing[data.dedup_key] = row
-            new += 1
-        elif row.content_hash == data.content_hash:
-            seen += 1
-            continue
-        else:
+        before = stored.get(data.dedup_key)
+        pending = fresh.get(data.dedup_key) or changed.get(data.dedup_key)
+        if pending is not None or before is not None:
+            if (pending.content_hash if pending is not None else before.content_hash) == data.content_hash:
+                seen += 1
+                continue
             updated += 1
-            row.updated_at = now
-            row.mentions.clear()
-            row.signals.clear()
-            session.flush()
-        _fill_item(row, data)
+            (fresh if data.dedup_key in fresh else changed)[data.dedup_key] = data  # the last edit wins
+            continue
+        fresh[data.dedup_key] = data
+        new += 1
+    ids = bulk.insert_new_items(session, source_id, list(fresh.values()), now)
+    bulk.update_changed_items(session, {stored[key].id: data for key, data in changed.items()}, now)
+    sort_at = {key: data.published_at or now for key, data in fresh.items()}
+    sort_at.update((key, data.published_at or stored[key].sort_at) for key, data in changed.items())
+    children = [(stored[key].id if key in stored else ids[key], data, sort_at[key])
+                for key, data in (*fresh.items(), *changed.items())]
+    bulk.insert_mentions_and_signals(session, children)
     extra = extra or RunCounts()
     counts = RunCounts(new + extra.new, updated + extra.updated, seen + extra.seen)
     _finish_source(session, source_id, run, counts)
-    return counts
-
-
-def _fill_item(row: Item, data: ItemToStore) -> None:
-    row.guid, row.url, row.title, row.summary = data.guid, data.url, data.title, data.summary
-    row.content, row.author, row.visibility = data.content, data.author, data.visibility
-    row.content_hash, row.published_at = data.content_hash, data.published_at
-    if data.published_at is not None:
-        row.sort_at = data.published_at
-    row.mentions = [Mention(prospect_id=m.prospect_id, score=m.score, evidence=list(m.evidence),
-                            sort_at=row.sort_at) for m in data.mentions]
-    row.signals = [Signal(type=s.type, score=s.score, evidence=list(s.evidence), prospect_id=s.prospect_id,
-                          role=s.role, stages=list(s.stages) or None) for s in data.signals]
+    unclustered = dict(ids)
+    unclustered.update((key, row.id) for key, row in stored.items() if row.story_id is None)
+    return StoredRun(counts, unclustered)
 
 
 def record_failure(session: Session, source_id: str, run: RunRecord) -> None:

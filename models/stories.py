@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Mapping
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import bindparam, exists, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from models.tables import Item, Mention, Story, StoryBand
@@ -30,57 +30,73 @@ class StoryPrint:
     has_link: bool = False
 
 
-def assign_stories(session: Session, source_id: str, prints: Mapping[str, StoryPrint], *, now: datetime,
+def assign_stories(session: Session, source_id: str, prints: Mapping[int, StoryPrint], *, now: datetime,
                    window: timedelta, threshold: float) -> int:
-    """Put each new item of this run (by dedup key) into an existing story or a new one.
+    """Put each new item of this run (by item id) into an existing story or a new one.
 
     A handful of queries per run, not per item: every band of every new item is
     looked up at once, candidates are judged in memory, and stories the run
-    itself starts are candidates for its later items. Returns how many items
-    joined a story that another item started.
+    itself starts are candidates for its later items; new stories, their bands,
+    the items' story ids and the counters of joined stories are written as
+    multi-row statements. Returns how many items joined a story that another
+    item started.
+
+    On PostgreSQL the caller holds `serialize_story_assignment` for the
+    transaction, so two workers storing copies of one story at the same moment
+    cannot both start it.
     """
     if not prints:
         return 0
-    session.flush()
-    rows: list[Item] = []
-    keys = list(prints)
-    for start in range(0, len(keys), _IN_CHUNK):
-        rows.extend(session.scalars(select(Item).where(
-            Item.source_id == source_id, Item.story_id.is_(None), Item.dedup_key.in_(keys[start:start + _IN_CHUNK]))))
-    if not rows:
-        return 0
-    rows.sort(key=lambda r: r.id)
-    hashes = {digest for row in rows for _, digest in prints[row.dedup_key].bands}
-    by_hash, signatures, sources = _known_stories(session, hashes, now - window)
-    started: list[tuple[Story, StoryPrint]] = []
-    joined = 0
-    for item in rows:
-        fingerprint = prints[item.dedup_key]
+    order = sorted(prints)  # the first seen leads
+    hashes = {digest for item_id in order for _, digest in prints[item_id].bands}
+    known = _known_stories(session, hashes, now - window)
+    by_hash, signatures = known.by_hash, known.signatures
+    started: list[_NewStory] = []
+    joins: list[tuple[object, int]] = []  # (a story id, or a _NewStory of this run; the joining item's id)
+    for item_id in order:
+        fingerprint = prints[item_id]
         match = _best_match(fingerprint, by_hash, signatures)
         if match is None or similarity_or_link(fingerprint, match, by_hash, signatures) < threshold:
-            story = Story(lead_item_id=item.id, signature=list(fingerprint.signature), item_count=1,
-                          source_count=1, first_seen_at=now, updated_at=now)
-            session.add(story)
-            started.append((story, fingerprint))
+            story = _NewStory(lead_item_id=item_id, fingerprint=fingerprint)
+            started.append(story)
             signatures[story] = fingerprint.signature  # later items of this run may join it
-            sources[story] = {item.source_id}
             for _, digest in fingerprint.bands:
                 by_hash.setdefault(digest, set()).add(story)
-            item.story = story
             continue
-        story = match if isinstance(match, Story) else session.get(Story, match)
-        _join(session, story, item, now, sources.setdefault(match, set()))
-        item.story = story
-        joined += 1
-    session.flush()
-    session.add_all(StoryBand(band=band, hash=digest, story_id=story.id)
-                    for story, fingerprint in started for band, digest in dict(fingerprint.bands).items())
-    session.flush()
-    return joined
+        joins.append((match, item_id))
+        if isinstance(match, _NewStory):
+            match.item_count += 1
+    _insert_started(session, started, now)
+    members = [(story.id, story.lead_item_id) for story in started]
+    members += [(story.id if isinstance(story, _NewStory) else story, item_id) for story, item_id in joins]
+    _set_story_ids(session, members)
+    _join_known(session, source_id, [story for story, _ in joins if not isinstance(story, _NewStory)], known, now)
+    leads = [(story.lead_item_id if isinstance(story, _NewStory) else known.leads.get(story), item_id)
+             for story, item_id in joins]
+    _merge_mentions(session, source_id, [(lead, item_id) for lead, item_id in leads if lead is not None])
+    return len(joins)
 
 
-def _known_stories(session: Session, hashes: set[str], since: datetime):
-    """Stories in the window sharing any of `hashes`: hash -> story ids, their signatures and sources."""
+class _NewStory:
+    """A story this run starts; its id is known once inserted."""
+
+    __slots__ = ("lead_item_id", "fingerprint", "item_count", "id")
+
+    def __init__(self, lead_item_id: int, fingerprint: StoryPrint) -> None:
+        self.lead_item_id, self.fingerprint, self.item_count, self.id = lead_item_id, fingerprint, 1, None
+
+
+@dataclass
+class _Known:
+    """Stories in the window sharing a band with this run's items."""
+
+    by_hash: dict[str, set]          # band hash -> story ids
+    signatures: dict[object, tuple]  # story id -> MinHash signature of its lead
+    sources: dict[int, set[str]]     # story id -> sources of its items
+    leads: dict[int, int | None]     # story id -> lead item id
+
+
+def _known_stories(session: Session, hashes: set[str], since: datetime) -> _Known:
     by_hash: dict[str, set] = {}
     wanted = list(hashes)
     for start in range(0, len(wanted), _IN_CHUNK):
@@ -89,16 +105,17 @@ def _known_stories(session: Session, hashes: set[str], since: datetime):
                 .where(StoryBand.hash.in_(wanted[start:start + _IN_CHUNK]), Story.updated_at >= since)):
             by_hash.setdefault(digest, set()).add(story_id)
     ids = list({i for found in by_hash.values() for i in found})
-    signatures: dict[object, tuple] = {}
-    sources: dict[object, set[str]] = {}
+    known = _Known(by_hash, {}, {}, {})
     for start in range(0, len(ids), _IN_CHUNK):
         chunk = ids[start:start + _IN_CHUNK]
-        for story_id, signature in session.execute(select(Story.id, Story.signature).where(Story.id.in_(chunk))):
-            signatures[story_id] = tuple(signature or ())
+        for story_id, signature, lead in session.execute(
+                select(Story.id, Story.signature, Story.lead_item_id).where(Story.id.in_(chunk))):
+            known.signatures[story_id] = tuple(signature or ())
+            known.leads[story_id] = lead
         for story_id, member_source in session.execute(
                 select(Item.story_id, Item.source_id).where(Item.story_id.in_(chunk)).distinct()):
-            sources.setdefault(story_id, set()).add(member_source)
-    return by_hash, signatures, sources
+            known.sources.setdefault(story_id, set()).add(member_source)
+    return known
 
 
 def _best_match(fingerprint: StoryPrint, by_hash, signatures):
@@ -127,28 +144,82 @@ def similarity(a, b) -> float:
     return sum(x == y for x, y in zip(a, b)) / len(a)
 
 
-def _join(session: Session, story: Story, item: Item, now: datetime, sources: set[str]) -> None:
-    story.item_count += 1
-    lead = session.get(Item, story.lead_item_id) if story.lead_item_id else None
-    if item.source_id not in sources:
-        sources.add(item.source_id)
-        story.source_count += 1
-        story.updated_at = now
-        if lead is not None:
-            lead.updated_at = now  # feed readers see the entry change: "also reported by" grew
-    if lead is not None:
-        _merge_mentions(session, lead, item)
+def _insert_started(session: Session, started: list[_NewStory], now: datetime) -> None:
+    """New stories (multi-row INSERT ... RETURNING their ids) and their bands."""
+    table = Story.__table__
+    statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+    for start in range(0, len(started), _IN_CHUNK):
+        chunk = started[start:start + _IN_CHUNK]
+        rows = [{"lead_item_id": s.lead_item_id, "signature": list(s.fingerprint.signature),
+                 "item_count": s.item_count, "source_count": 1, "first_seen_at": now, "updated_at": now}
+                for s in chunk]
+        for story, (story_id,) in zip(chunk, session.execute(statement, rows)):
+            story.id = story_id
+    bands = [{"band": band, "hash": digest, "story_id": s.id}
+             for s in started for band, digest in dict(s.fingerprint.bands).items()]
+    for start in range(0, len(bands), 5000):
+        session.execute(insert(StoryBand.__table__), bands[start:start + 5000])
 
 
-def _merge_mentions(session: Session, lead: Item, item: Item) -> None:
-    """The lead entry stands for the story: a prospect only a copy names still finds it."""
-    have = {m.prospect_id for m in lead.mentions}
-    for mention in item.mentions:
-        if mention.prospect_id not in have:
-            session.add(Mention(item_id=lead.id, prospect_id=mention.prospect_id, score=mention.score,
-                                evidence=[f"copy: as reported by {item.source_id}"] + list(mention.evidence),
-                                sort_at=lead.sort_at))
-            have.add(mention.prospect_id)
+def _set_story_ids(session: Session, members: list[tuple[int, int]]) -> None:
+    """(story id, item id) pairs: executemany of one UPDATE by primary key."""
+    table = Item.__table__
+    statement = update(table).where(table.c.id == bindparam("item")).values(story_id=bindparam("story"))
+    for start in range(0, len(members), 5000):
+        session.execute(statement, [{"item": item_id, "story": story_id}
+                                    for story_id, item_id in members[start:start + 5000]])
+
+
+def _join_known(session: Session, source_id: str, joined: list[int], known: _Known, now: datetime) -> None:
+    """Stories other runs started gain this run's copies; a new source re-dates the story and its lead."""
+    if not joined:
+        return
+    copies: dict[int, int] = {}
+    for story_id in joined:
+        copies[story_id] = copies.get(story_id, 0) + 1
+    newly = [story_id for story_id in copies if source_id not in known.sources.get(story_id, set())]
+    table = Story.__table__
+    session.execute(update(table).where(table.c.id == bindparam("story"))
+                    .values(item_count=table.c.item_count + bindparam("copies"),
+                            source_count=table.c.source_count + bindparam("sources")),
+                    [{"story": story_id, "copies": count, "sources": int(story_id in newly)}
+                     for story_id, count in copies.items()])
+    leads = [known.leads[story_id] for story_id in newly if known.leads.get(story_id) is not None]
+    for start in range(0, len(newly), _IN_CHUNK):
+        session.execute(update(table).where(table.c.id.in_(newly[start:start + _IN_CHUNK])).values(updated_at=now))
+    for start in range(0, len(leads), _IN_CHUNK):
+        # Feed readers see the lead entry change: "also reported by" grew.
+        session.execute(update(Item.__table__).where(Item.__table__.c.id.in_(leads[start:start + _IN_CHUNK]))
+                        .values(updated_at=now))
+
+
+def _merge_mentions(session: Session, source_id: str, pairs: list[tuple[int, int]]) -> None:
+    """The lead entry stands for the story: a prospect only a copy names still finds it.
+
+    `pairs`: (lead item id, copy item id), in the order the copies were seen.
+    """
+    if not pairs:
+        return
+    ids = list({item_id for pair in pairs for item_id in pair})
+    mentions: dict[int, list] = {}
+    sort_at: dict[int, datetime] = {}
+    for start in range(0, len(ids), _IN_CHUNK):
+        chunk = ids[start:start + _IN_CHUNK]
+        for row in session.execute(select(Mention.item_id, Mention.prospect_id, Mention.score, Mention.evidence)
+                                   .where(Mention.item_id.in_(chunk)).order_by(Mention.item_id, Mention.prospect_id)):
+            mentions.setdefault(row.item_id, []).append(row)
+        sort_at.update(session.execute(select(Item.id, Item.sort_at).where(Item.id.in_(chunk))).all())
+    have = {lead: {m.prospect_id for m in mentions.get(lead, ())} for lead, _ in pairs}
+    added = []
+    for lead, copy in pairs:
+        for mention in mentions.get(copy, ()):
+            if mention.prospect_id not in have[lead]:
+                have[lead].add(mention.prospect_id)
+                added.append({"item_id": lead, "prospect_id": mention.prospect_id, "score": mention.score,
+                              "evidence": [f"copy: as reported by {source_id}", *(mention.evidence or [])],
+                              "sort_at": sort_at[lead]})
+    for start in range(0, len(added), 5000):
+        session.execute(insert(Mention.__table__), added[start:start + 5000])
 
 
 def one_entry_per_story(query):
@@ -175,3 +246,20 @@ def also_reported_by(item: Item) -> list[str]:
 
 def story_members(session: Session, story_id: int) -> list[Item]:
     return list(session.scalars(select(Item).where(Item.story_id == story_id).order_by(Item.id)))
+
+
+# Names the cluster-wide story lock (see models/locks.py for the others): "PROS" 3.
+STORY_LOCK = 0x50524F53_0003
+
+
+def serialize_story_assignment(session: Session) -> None:
+    """Wait until no other transaction is clustering stories; released when `session` commits.
+
+    Two workers storing copies of one story at the same moment would each look
+    for the story, find none (neither sees the other's uncommitted rows) and
+    both start it. Taken first in the run's transaction, before any row is
+    written, so it cannot deadlock with the row locks the run takes later.
+    SQLite needs nothing: its write lock already lets one writer in at a time.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": STORY_LOCK})
