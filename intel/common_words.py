@@ -38,6 +38,7 @@ def _tables() -> tuple[frozenset[str], dict[str, float]]:
     return words, probs
 
 
+@lru_cache(maxsize=65536)
 def is_common_word(word: str) -> bool:
     """True when `word` (one token, any case) is an everyday English word."""
     if not word.isalpha():

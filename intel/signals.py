@@ -20,14 +20,17 @@ after the words ("X acquires Y": acquirer, target).
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
-from typing import Iterable, Iterator, NamedTuple, Sequence
+from typing import Callable, Iterable, NamedTuple, Sequence
 
 from spacy.language import Language
 from spacy.matcher import Matcher, PhraseMatcher
+from spacy.strings import get_string_id
 from spacy.tokens import Doc
 
 from intel.common_words import log_probability
+from intel.phrase_index import PhraseSplitter, span_text
 from intel.settings import STAGES, SignalsConfig, SignalTypeConfig
 from intel.signal_taxonomy import DEFAULT_TAXONOMY, Rule, SignalType
 from models.values import Signal
@@ -54,15 +57,13 @@ class SignalDetector:
     def __init__(self, nlp: Language, config: SignalsConfig) -> None:
         self.min_score = config.min_score
         self.types = {t.name: t for t in build_taxonomy(config)}
-        self.keywords = PhraseMatcher(nlp.vocab, attr="LOWER")
         self._rules: dict[str, tuple[str, Rule]] = {}
+        keywords: dict[str, list[str]] = {}
         for signal_type in self.types.values():
             for n, rule in enumerate(signal_type.rules):
                 self._rules[f"{signal_type.name}#{n}"] = (signal_type.name, rule)
-            keywords = list(dict.fromkeys(k.lower() for k in signal_type.keywords))
-            self.keywords.add(signal_type.name, list(nlp.tokenizer.pipe(keywords)))
-        self.matcher = AnchoredRules(nlp, {key: rule for key, (_, rule) in self._rules.items()})
-        self._vocab = nlp.vocab
+            keywords[signal_type.name] = list(dict.fromkeys(k.lower() for k in signal_type.keywords))
+        self.matcher = AnchoredRules(nlp, {key: rule for key, (_, rule) in self._rules.items()}, keywords)
 
     def stages(self, signal_type: str) -> tuple[str, ...]:
         known = self.types.get(signal_type)
@@ -71,19 +72,20 @@ class SignalDetector:
     def detect(self, doc: Doc, fields: Sequence[tuple[str, int, int]],
                mentions: Sequence[MentionSpan]) -> list[Signal]:
         hits: dict[str, list[tuple[float, str, Rule | None, int, int]]] = defaultdict(list)
-        for key, start, end in self.matcher(doc):
+        rule_hits, keyword_hits = self.matcher(doc)
+        for key, start, end in rule_hits:
             type_name, rule = self._rules[key]
             where = _field_of(doc, start, fields)
             hits[type_name].append((rule.strength * FIELD_WEIGHT[where], where, rule, start, end))
-        for match_id, start, end in self.keywords(doc):
-            type_name = self._vocab.strings[match_id]
+        for type_name, start, end in keyword_hits:
             where = _field_of(doc, start, fields)
             hits[type_name].append((KEYWORD_WEIGHT * FIELD_WEIGHT[where], where, None, start, end))
         signals = []
         for type_name, found in hits.items():
-            score, evidence = _combine(doc, found)
+            score, chosen = _combine(found)
             if score < self.min_score:
                 continue
+            evidence = tuple(f"{where}: {kind} {span_text(doc, s, e)!r}" for (s, e), (_, where, kind) in chosen[:5])
             stages = self.types[type_name].stages
             for prospect_id, role in _participants(found, mentions):
                 signals.append(Signal(type_name, score, evidence, prospect_id, role, stages))
@@ -92,56 +94,187 @@ class SignalDetector:
 
 
 class AnchoredRules:
-    """Each rule's Matcher runs only around its rarest required word, which a PhraseMatcher finds.
+    """Rules tried only where their rarest required word occurs, which one PhraseMatcher pass finds.
 
     A spaCy Matcher tests every pattern at every token; with a taxonomy of a
     hundred-odd patterns full of optional words that costs far more than
-    reading the text. Any match must contain the rule's anchor word, so a
-    window of the rule's length on each side of an anchor hit finds the same
-    matches as a scan of the whole doc.
+    reading the text. Any match must contain the rule's anchor word, so the
+    rule is tried outward from each place the anchor occurs: backwards over
+    the words before it for where a match can start, forwards for where it
+    can end. Every start with every end is a match, the same set spaCy's
+    Matcher finds (tests/intel/test_signals.py compares them). Rules of plain
+    words are phrases of that same pass, as are the types' keywords.
     """
 
-    def __init__(self, nlp: Language, rules: dict[str, Rule]) -> None:
+    def __init__(self, nlp: Language, rules: dict[str, Rule], keywords: dict[str, list[str]] | None = None) -> None:
         split = _splitter(nlp)
+        splitter = PhraseSplitter(nlp)
         self._strings = nlp.vocab.strings
-        self.anchors = PhraseMatcher(nlp.vocab, attr="LOWER")
-        self.by_anchor: dict[str, list[str]] = defaultdict(list)
-        self.matchers: dict[str, Matcher] = {}
-        self.reach: dict[str, int] = {}
-        self.everywhere: list[str] = []
-        self.phrases = PhraseMatcher(nlp.vocab, attr="LOWER")
+        self.by_anchor: dict[str, list[tuple[str, list[_Variant]]]] = defaultdict(list)
+        self.everywhere: dict[str, Matcher] = {}  # rules without a required word (YAML may write them)
+        wanted: dict[str, list[tuple[str, str]]] = defaultdict(list)  # phrase -> (what, value)
         for key, rule in rules.items():
             phrases = _as_phrases(rule.pattern)
-            if phrases:  # only plain words: a PhraseMatcher does it at hash-lookup speed
-                self.phrases.add(key, list(nlp.tokenizer.pipe(phrases)))
+            if phrases:  # only plain words: the phrase pass finds them
+                for phrase in phrases:
+                    wanted[phrase].append(("rule", key))
                 continue
-            variants = compile_pattern(rule.pattern, split)
-            matcher = Matcher(nlp.vocab)
-            matcher.add(key, variants)
-            self.matchers[key] = matcher
-            self.reach[key] = max(len(v) for v in variants)
-            words = anchor_words(rule.pattern)
+            anchor = _anchor(rule.pattern)
+            if anchor is None:
+                matcher = Matcher(nlp.vocab)
+                matcher.add(key, compile_pattern(rule.pattern, split))
+                self.everywhere[key] = matcher
+                continue
+            index, words = anchor
+            variants = _compile_variants(rule.pattern, split, index)
             for word in words:
-                self.by_anchor[word].append(key)
-            if not words:
-                self.everywhere.append(key)
-        for word, doc in zip(self.by_anchor, nlp.tokenizer.pipe(list(self.by_anchor))):
-            self.anchors.add(word, [doc])
+                if not self.by_anchor[word] or self.by_anchor[word][-1][0] != key:
+                    self.by_anchor[word].append((key, variants))
+                wanted[word].append(("anchor", word))
+        for type_name, words in (keywords or {}).items():
+            for word in words:
+                wanted[word].append(("keyword", type_name))
+        self._meaning: dict[int, list[tuple[str, str]]] = {}
+        self._phrases = PhraseMatcher(nlp.vocab, attr="LOWER")
+        for text, phrase in splitter.split(wanted).items():
+            # One matcher key per phrase: the match id says what it is without reading the tokens.
+            key = "signal phrase " + text
+            self._phrases.add(key, [phrase.key])
+            self._meaning[self._strings[key]] = list(dict.fromkeys(wanted[text]))
 
-    def __call__(self, doc: Doc) -> Iterator[tuple[str, int, int]]:
-        for match_id, start, end in self.phrases(doc):
-            yield self._strings[match_id], start, end
-        windows: dict[str, list[tuple[int, int]]] = defaultdict(list)
-        for match_id, start, end in self.anchors(doc):
-            for key in self.by_anchor[self._strings[match_id]]:
-                reach = self.reach[key]
-                windows[key].append((max(0, start - reach), min(len(doc), end + reach)))
-        for key in self.everywhere:
-            windows[key].append((0, len(doc)))
-        for key, spans in windows.items():
-            for start, end in _merged(spans):
-                for _, match_start, match_end in self.matchers[key](doc[start:end]):
-                    yield key, start + match_start, start + match_end
+    def __call__(self, doc: Doc) -> tuple[list[tuple[str, int, int]], list[tuple[str, int, int]]]:
+        """(rule key, start, end) of every rule match, and (signal type, start, end) of every keyword."""
+        rule_hits: list[tuple[str, int, int]] = []
+        keyword_hits: list[tuple[str, int, int]] = []
+        anchored: list[tuple[str, int, int]] = []
+        for match_id, start, end in self._phrases(doc):
+            for what, value in self._meaning[match_id]:
+                if what == "rule":
+                    rule_hits.append((value, start, end))
+                elif what == "keyword":
+                    keyword_hits.append((value, start, end))
+                else:
+                    anchored.append((value, start, end))
+        if anchored:
+            tokens = _Tokens(doc)
+            found: dict[str, set[tuple[int, int]]] = defaultdict(set)
+            for word, start, end in anchored:
+                for key, variants in self.by_anchor[word]:
+                    for variant in variants:
+                        variant.matches(tokens, start, end, found[key])
+            for key, spans in found.items():
+                rule_hits.extend((key, start, end) for start, end in sorted(spans))
+        for key, matcher in self.everywhere.items():
+            rule_hits.extend((key, start, end) for _, start, end in matcher(doc))
+        return rule_hits, keyword_hits
+
+
+class _Tokens:
+    """A doc's tokens, each made once and only when a rule looks at it."""
+
+    __slots__ = ("doc", "n", "_made")
+
+    def __init__(self, doc: Doc) -> None:
+        self.doc, self.n, self._made = doc, len(doc), {}
+
+    def __getitem__(self, i: int):
+        token = self._made.get(i)
+        if token is None:
+            token = self._made[i] = self.doc[i]
+        return token
+
+
+class _Spec(NamedTuple):
+    """One token of a compiled pattern: a test and whether it may be skipped."""
+
+    test: Callable[[object], bool] | None  # None: any token (the pattern's "~")
+    optional: bool
+
+
+class _Variant:
+    """One compiled form of a rule, with where its anchor word sits among its tokens.
+
+    Runs of optional any-tokens ("~ ~ ~") become one step that skips 0..n tokens.
+    """
+
+    def __init__(self, specs: list[_Spec], anchor_start: int, anchor_end: int) -> None:
+        self.before = _steps(specs[:anchor_start][::-1])
+        self.anchor = specs[anchor_start:anchor_end]
+        self.after = _steps(specs[anchor_end:])
+
+    def matches(self, tokens: _Tokens, start: int, end: int, into: set[tuple[int, int]]) -> None:
+        """Add every match whose anchor is tokens[start:end]."""
+        if end - start != len(self.anchor):
+            return
+        for offset, spec in enumerate(self.anchor):
+            if not spec.test(tokens[start + offset]):
+                return
+        starts = {start}
+        for test, optional, skip in self.before:
+            if skip:
+                starts = {p - k for p in starts for k in range(skip + 1) if p - k >= 0}
+                continue
+            step = {p - 1 for p in starts if p > 0 and test(tokens[p - 1])}
+            starts = starts | step if optional else step
+            if not starts:
+                return
+        ends = {end}
+        n = tokens.n
+        for test, optional, skip in self.after:
+            if skip:
+                ends = {p + k for p in ends for k in range(skip + 1) if p + k <= n}
+                continue
+            step = {p + 1 for p in ends if p < n and test(tokens[p])}
+            ends = ends | step if optional else step
+            if not ends:
+                return
+        into.update((s, e) for s in starts for e in ends)
+
+
+def _steps(specs: list[_Spec]) -> list[tuple[Callable | None, bool, int]]:
+    """(test, optional, tokens it may skip): runs of optional any-tokens as one skip."""
+    steps: list[tuple[Callable | None, bool, int]] = []
+    for spec in specs:
+        if spec.test is None and spec.optional:
+            if steps and steps[-1][2]:
+                steps[-1] = (None, True, steps[-1][2] + 1)
+            else:
+                steps.append((None, True, 1))
+        else:
+            steps.append((spec.test or (lambda t: True), spec.optional, 0))
+    return steps
+
+
+def _compile_variants(pattern: str, split, anchor_index: int) -> list[_Variant]:
+    """The pattern as `compile_pattern` reads it, as token tests, remembering the anchor word's tokens."""
+    variants: list[tuple[list[_Spec], int, int]] = [([], 0, 0)]
+    for i, word in enumerate(pattern.split()):
+        options = [[_spec(token) for token in option] for option in _word_options(pattern, word, split)]
+        variants = [(specs + option, len(specs) if i == anchor_index else a, len(specs) + len(option)
+                     if i == anchor_index else b) for specs, a, b in variants for option in options]
+    return [_Variant(specs, a, b) for specs, a, b in variants]
+
+
+def _spec(token: dict) -> _Spec:
+    """A test for one spaCy Matcher token pattern of the kinds `compile_pattern` writes."""
+    optional = token.get("OP") == "?"
+    lower = token.get("LOWER")
+    if isinstance(lower, str):
+        wanted = get_string_id(lower)
+        return _Spec(lambda t: t.lower == wanted, optional)
+    if isinstance(lower, dict) and "IN" in lower:
+        hashes = frozenset(get_string_id(w) for w in lower["IN"])
+        return _Spec(lambda t: t.lower in hashes, optional)
+    if isinstance(lower, dict) and "REGEX" in lower:
+        regex = re.compile(lower["REGEX"])
+        return _Spec(lambda t: regex.search(t.lower_) is not None, optional)
+    if token.get("LIKE_NUM"):
+        return _Spec(lambda t: t.like_num, optional)
+    if token.get("IS_TITLE"):
+        return _Spec(lambda t: t.is_title, optional)
+    if set(token) <= {"OP"}:
+        return _Spec(None, optional)
+    raise ValueError(f"no test for token pattern {token!r}")
 
 
 def _as_phrases(pattern: str, limit: int = 2000) -> list[str]:
@@ -160,30 +293,28 @@ def _as_phrases(pattern: str, limit: int = 2000) -> list[str]:
 
 def anchor_words(pattern: str) -> list[str]:
     """The alternatives of the pattern's rarest required word (by English word frequency)."""
-    best: tuple[float, list[str]] | None = None
-    for word in pattern.split():
+    anchor = _anchor(pattern)
+    return anchor[1] if anchor else []
+
+
+def _anchor(pattern: str) -> tuple[int, list[str]] | None:
+    """(position, alternatives) of the pattern's rarest required word."""
+    best: tuple[float, int, list[str]] | None = None
+    for i, word in enumerate(pattern.split()):
         if word.endswith("?") or word == "~" or "#" in word:
             continue
         choices = [w for w in word.lower().split("|") if w]
         mass = sum(math.exp(log_probability(c)) for c in choices)
         if best is None or mass < best[0]:
-            best = (mass, choices)
-    return best[1] if best else []
+            best = (mass, i, choices)
+    return (best[1], best[2]) if best else None
 
 
-def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    spans.sort()
-    merged = [spans[0]]
-    for start, end in spans[1:]:
-        if start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-        else:
-            merged.append((start, end))
-    return merged
+def _combine(found) -> tuple[float, list[tuple[tuple[int, int], tuple[float, str, str]]]]:
+    """Noisy-OR over distinct pieces of evidence: many words for one idea are not many ideas.
 
-
-def _combine(doc: Doc, found) -> tuple[float, tuple[str, ...]]:
-    """Noisy-OR over distinct pieces of evidence: many words for one idea are not many ideas."""
+    Returns the score and the pieces chosen, strongest first ((start, end), (weight, where, kind)).
+    """
     best: dict[tuple[int, int], tuple[float, str, str]] = {}
     for weight, where, rule, start, end in found:
         # Overlapping matches of one type are the same evidence: keep the strongest per token range.
@@ -191,6 +322,8 @@ def _combine(doc: Doc, found) -> tuple[float, tuple[str, ...]]:
         kind = "pattern" if rule else "keyword"
         if key not in best or best[key][0] < weight:
             best[key] = (weight, where, kind)
+    # Strongest first; equally strong ones in the order found (plain phrases, then each rule's
+    # matches by position), so the choice among overlapping ties does not depend on hash order.
     spans = sorted(best.items(), key=lambda kv: -kv[1][0])
     chosen: list[tuple[tuple[int, int], tuple[float, str, str]]] = []
     for (start, end), value in spans:
@@ -200,9 +333,7 @@ def _combine(doc: Doc, found) -> tuple[float, tuple[str, ...]]:
     missing = 1.0
     for _, (weight, _, _) in chosen:
         missing *= 1 - weight
-    score = round(min(MAX_SCORE, 1 - missing), 3)
-    evidence = tuple(f"{where}: {kind} {doc[s:e].text!r}" for (s, e), (_, where, kind) in chosen[:5])
-    return score, evidence
+    return round(min(MAX_SCORE, 1 - missing), 3), chosen
 
 
 def _participants(found, mentions: Sequence[MentionSpan]) -> list[tuple[str | None, str | None]]:
@@ -263,29 +394,33 @@ def compile_pattern(pattern: str, split=None) -> list[list[dict]]:
     split = split or (lambda word: [word])
     variants: list[list[dict]] = [[]]
     for word in pattern.split():
-        optional = word.endswith("?") and len(word) > 1
-        word = word[:-1] if optional else word
-        op = {"OP": "?"} if optional else {}
-        if word == "~":
-            options = [[{"OP": "?"}]]
-        elif word == "#MONEY":
-            options = [[{"LOWER": {"IN": CURRENCY}, **op}, {"LOWER": {"REGEX": AMOUNT}, **op},
-                        {"LOWER": {"IN": SCALE}, "OP": "?"}]]
-        elif word == "#NUM":
-            options = [[{"LIKE_NUM": True, **op}]]
-        elif word == "#CAP":
-            options = [[{"IS_TITLE": True, **op}]]
-        else:
-            choices = [w for w in word.lower().split("|") if w]
-            if not choices:
-                raise ValueError(f"empty token in signal pattern {pattern!r}")
-            single = [c for c in choices if len(split(c)) == 1]
-            options = [[{"LOWER": {"IN": single}, **op}]] if single else []
-            options += [[{"LOWER": part, **op} for part in split(c)] for c in choices if len(split(c)) > 1]
-        variants = [v + option for v in variants for option in options]
+        variants = [v + option for v in variants for option in _word_options(pattern, word, split)]
     if not variants[0] or all(t.get("OP") == "?" for t in variants[0]):
         raise ValueError(f"signal pattern {pattern!r} matches nothing in particular")
     return variants
+
+
+def _word_options(pattern: str, word: str, split) -> list[list[dict]]:
+    """The token patterns one word of a pattern can be (one list per alternative that splits)."""
+    optional = word.endswith("?") and len(word) > 1
+    word = word[:-1] if optional else word
+    op = {"OP": "?"} if optional else {}
+    if word == "~":
+        return [[{"OP": "?"}]]
+    if word == "#MONEY":
+        return [[{"LOWER": {"IN": CURRENCY}, **op}, {"LOWER": {"REGEX": AMOUNT}, **op},
+                 {"LOWER": {"IN": SCALE}, "OP": "?"}]]
+    if word == "#NUM":
+        return [[{"LIKE_NUM": True, **op}]]
+    if word == "#CAP":
+        return [[{"IS_TITLE": True, **op}]]
+    choices = [w for w in word.lower().split("|") if w]
+    if not choices:
+        raise ValueError(f"empty token in signal pattern {pattern!r}")
+    single = [c for c in choices if len(split(c)) == 1]
+    options = [[{"LOWER": {"IN": single}, **op}]] if single else []
+    options += [[{"LOWER": part, **op} for part in split(c)] for c in choices if len(split(c)) > 1]
+    return options
 
 
 def build_taxonomy(config: SignalsConfig) -> list[SignalType]:

@@ -27,10 +27,10 @@ from urllib.parse import urlsplit
 import spacy
 from cleanco.clean import get_unique_terms
 from spacy.language import Language
-from spacy.matcher import Matcher, PhraseMatcher
 from spacy.tokens import Doc, Span
 
 from intel.common_words import is_common_word
+from intel.phrase_index import PhraseIndex, PhraseSplitter, span_text
 from intel.prospects import company_basename
 from intel.settings import ProspectRecord, SignalsConfig
 from intel.signals import SignalDetector, MentionSpan
@@ -108,13 +108,15 @@ class _Term:
 class _Occurrence:
     term: _Term
     where: str
-    span: Span
+    start: int       # token offsets in the doc (0, 0 for the item's link)
+    end: int
+    text: str        # the words as the item writes them
     notes: list[str] = field(default_factory=list)
     confidence: float = 0.0
 
     def describe(self) -> str:
         notes = "".join(f"; {n}" for n in self.notes)
-        return f"{self.where}: {self.term.kind} {self.span.text!r}{notes}"
+        return f"{self.where}: {self.term.kind} {self.text!r}{notes}"
 
 
 def load_pipeline(model: str | None) -> Language:
@@ -158,19 +160,15 @@ class ProspectTagger:
         self.uses_ner = has_ner(self.nlp)
         self.prospects: dict[str, ProspectRecord] = {}
         self.signals = SignalDetector(self.nlp, signals or SignalsConfig())
-        # What each matched phrase means. The matchers hold one key each and only grow: a phrase
-        # whose prospects are gone still matches but means nothing, so updates never rebuild them.
-        self._index: dict[str, dict[str, list]] = {"names": defaultdict(list), "exact": defaultdict(list)}
-        self._owners: dict[str, dict[str, set[str]]] = {"exclude": defaultdict(set), "keyword": defaultdict(set)}
-        self._matchers = {"names": PhraseMatcher(self.nlp.vocab, attr="LOWER"),
-                          "exact": PhraseMatcher(self.nlp.vocab, attr="ORTH"),
-                          "exclude": PhraseMatcher(self.nlp.vocab, attr="LOWER"),
-                          "keyword": PhraseMatcher(self.nlp.vocab, attr="LOWER")}
-        self._in_matcher: dict[str, set[str]] = {name: set() for name in self._matchers}
+        # Every form of every prospect, its exclude phrases and keywords, in one phrase index:
+        # one matcher pass per item finds them all.
+        self._phrases = PhraseIndex(self.nlp)
+        self._splitter = PhraseSplitter(self.nlp)
         self._by_domain: dict[str, str] = {}
-        self._entries: dict[str, list[tuple[str, str, object]]] = {}  # prospect -> what it added
-        self._urls = Matcher(self.nlp.vocab)
-        self._urls.add("URL", [[{"LIKE_URL": True}]])
+        # Who owns each exclude phrase and keyword: one index entry per phrase however many prospects
+        # share it ("software" may be the keyword of thousands), read only for the prospects found.
+        self._owners: dict[str, dict[tuple[int, ...], set[str]]] = {"exclude": {}, "keyword": {}}
+        self._entries: dict[str, list[tuple[tuple[int, ...], tuple]]] = {}  # prospect -> what it added
         self.update(prospects)
 
     # --- building --------------------------------------------------------------------------
@@ -186,42 +184,45 @@ class ProspectTagger:
             self._remove(pid)
         fresh = [p for pid, p in wanted.items() if pid not in self.prospects]
         pending = [(record, list(_entries_for(record))) for record in fresh]
-        texts = list(dict.fromkeys(raw for _, entries in pending for _, raw, _ in entries))
-        docs = dict(zip(texts, self.nlp.tokenizer.pipe(texts, batch_size=5000)))
-        new_docs: dict[str, list[Doc]] = defaultdict(list)
+        phrases = self._splitter.split(raw for _, entries in pending for _, raw, _ in entries)
         for record, entries in pending:
             self.prospects[record.id] = record
             added = []
-            for matcher_name, raw, value in entries:
-                doc = docs[raw]
-                if not len(doc):
+            for kind, raw, value in entries:
+                phrase = phrases.get(raw)
+                if phrase is None:  # nothing but spaces
                     continue
-                key = _phrase_key(doc, exact=matcher_name == "exact")
-                if matcher_name in self._index:
-                    self._index[matcher_name][key].append(value)
-                else:
-                    self._owners[matcher_name][key].add(record.id)
-                added.append((matcher_name, key, value))
-                if key not in self._in_matcher[matcher_name]:
-                    self._in_matcher[matcher_name].add(key)
-                    new_docs[matcher_name].append(doc)
+                if kind in self._owners:
+                    owners = self._owners[kind].get(phrase.key)
+                    if owners is None:
+                        owners = self._owners[kind][phrase.key] = set()
+                        self._phrases.add(phrase.key, (kind, owners))
+                    owners.add(record.id)
+                    added.append((phrase.key, (kind, record.id)))
+                    continue
+                # An exact form (acronym, ticker) is found by its lower-case key like the rest and
+                # then held to its exact tokens.
+                meaning = (kind, value, phrase.orths) if kind == "exact" else (kind, value)
+                self._phrases.add(phrase.key, meaning)
+                added.append((phrase.key, meaning))
                 if isinstance(value, _Term) and value.kind == "domain":
                     self._by_domain[value.text.lower()] = record.id
             self._entries[record.id] = added
-        for matcher_name, phrase_docs in new_docs.items():
-            for start in range(0, len(phrase_docs), 10_000):
-                self._matchers[matcher_name].add(matcher_name, phrase_docs[start:start + 10_000])
+        self._phrases.commit()
         return len(stale) + len([p for p in fresh if p.id not in stale])
 
     def _remove(self, prospect_id: str) -> None:
         self.prospects.pop(prospect_id, None)
-        for matcher_name, key, value in self._entries.pop(prospect_id, ()):
-            if matcher_name in self._owners:
-                self._owners[matcher_name][key].discard(prospect_id)
+        for key, meaning in self._entries.pop(prospect_id, ()):
+            kind, value = meaning[0], meaning[1]
+            if kind in self._owners:
+                owners = self._owners[kind][key]
+                owners.discard(prospect_id)
+                if not owners:
+                    self._phrases.remove(key, (kind, owners))
+                    del self._owners[kind][key]
                 continue
-            refs = self._index[matcher_name].get(key, [])
-            if value in refs:
-                refs.remove(value)
+            self._phrases.remove(key, meaning)
             if isinstance(value, _Term) and value.kind == "domain" \
                     and self._by_domain.get(value.text.lower()) == prospect_id:
                 del self._by_domain[value.text.lower()]
@@ -243,137 +244,134 @@ class ProspectTagger:
 
     def _tag_doc(self, doc: Doc, fields: list[tuple[str, int, int]], item: TagInput,
                  with_signals: bool = True) -> TagResult:
-        occurrences = self._occurrences(doc, fields, item.url)
+        found, exclude_hits, keyword_hits = self._phrase_hits(doc, fields)
+        occurrences = self._occurrences(doc, fields, item.url, found, exclude_hits)
         if not occurrences:
             signals = self.signals.detect(doc, fields, []) if with_signals else []
             return TagResult(signals=tuple(signals), organizations=self._organizations(doc, ()))
-        title_cased = _title_is_title_cased(doc, fields)
-        keywords = self._keywords_found(doc, occurrences)
+        context = _DocContext(doc, fields, self.uses_ner)
+        keywords = _keywords_found(doc, occurrences, exclude_hits, keyword_hits)
         by_prospect: dict[str, list[_Occurrence]] = defaultdict(list)
         for occurrence in occurrences:
             by_prospect[occurrence.term.prospect_id].append(occurrence)
         mentions, spans = [], []
-        for prospect_id, found in by_prospect.items():
-            for occurrence in found:
-                self._judge(occurrence, doc, title_cased)
-            score, evidence = _score(found, keywords.get(prospect_id, []))
+        for prospect_id, found_here in by_prospect.items():
+            for occurrence in found_here:
+                self._judge(occurrence, context)
+            prospect_keywords = keywords.get(prospect_id, [])
+            score, confidence, salience, confirmations = _score(found_here, prospect_keywords)
             if score >= self.min_score:
+                evidence = _evidence(found_here, confirmations, confidence, salience)
                 mentions.append(Mention(prospect_id, score, tuple(evidence)))
-                spans.extend(MentionSpan(prospect_id, o.span.start, o.span.end, o.where) for o in found
+                spans.extend(MentionSpan(prospect_id, o.start, o.end, o.where) for o in found_here
                              if o.where != "link")
         mentions.sort(key=lambda m: (-m.score, m.prospect_id))
         signals = self.signals.detect(doc, fields, spans) if with_signals else []
         return TagResult(tuple(mentions), tuple(signals), self._organizations(doc, spans))
 
-    def _occurrences(self, doc: Doc, fields, url: str | None) -> list[_Occurrence]:
-        found: list[_Occurrence] = []
-        for matcher_name in ("names", "exact"):
-            index = self._index[matcher_name]
-            for _, start, end in self._matchers[matcher_name](doc):
-                span = doc[start:end]
-                for term in index.get(_phrase_key(span, exact=matcher_name == "exact"), ()):
-                    if term.kind == "ticker" and not _ticker_prefixed(doc, start):
+    def _phrase_hits(self, doc: Doc, fields):
+        """Name and exact-form occurrences, excluded spans and keyword places, from one matcher pass."""
+        names: list[_Occurrence] = []
+        exact: list[_Occurrence] = []
+        exclude_hits: list[tuple[set[str], int, int]] = []
+        keyword_hits: list[tuple[set[str], int, int]] = []
+        for start, end, meanings in self._phrases.find(doc):
+            text = None
+            for meaning in meanings:
+                kind, value = meaning[0], meaning[1]
+                if kind == "names":
+                    text = text or span_text(doc, start, end)
+                    names.append(_Occurrence(value, _where(doc, start, fields), start, end, text))
+                elif kind == "exact":
+                    if any(doc[i].orth != orth for i, orth in zip(range(start, end), meaning[2])):
                         continue
-                    found.append(_Occurrence(term, _where(span, fields), span))
-        if found:
-            excluded = self._excluded_spans(doc, {o.term.prospect_id for o in found})
-            found = [o for o in found if not any(s.start <= o.span.start and o.span.end <= s.end
-                                                 for s in excluded.get(o.term.prospect_id, ()))]
+                    if value.kind == "ticker" and not _ticker_prefixed(doc, start):
+                        continue
+                    text = text or span_text(doc, start, end)
+                    exact.append(_Occurrence(value, _where(doc, start, fields), start, end, text))
+                elif kind == "exclude":
+                    exclude_hits.append((value, start, end))
+                else:
+                    keyword_hits.append((value, start, end))
+        return names + exact, exclude_hits, keyword_hits
+
+    def _occurrences(self, doc: Doc, fields, url: str | None, found: list[_Occurrence],
+                     exclude_hits: list[tuple[set[str], int, int]]) -> list[_Occurrence]:
+        if found and exclude_hits:
+            excluded = _excluded(exclude_hits, {o.term.prospect_id for o in found})
+            found = [o for o in found if not any(s <= o.start and o.end <= e
+                                                 for s, e in excluded.get(o.term.prospect_id, ()))]
         found = _longest_per_prospect(found)
-        if _HOST_LIKE.search(doc.user_data.get("text", "")):  # only then can a URL token hide a domain
-            found.extend(self._url_mentions(doc, fields))
-        found.extend(self._link_mentions(doc, url))
-        return found
-
-    def _excluded_spans(self, doc: Doc, candidates: set[str]) -> dict[str, list[Span]]:
-        spans: dict[str, list[Span]] = defaultdict(list)
-        owners = self._owners["exclude"]
-        for _, start, end in self._matchers["exclude"](doc):
-            span = doc[start:end]
-            for prospect_id in owners.get(_phrase_key(span), set()) & candidates:
-                spans[prospect_id].append(span)
-        return spans
-
-    def _keywords_found(self, doc: Doc, occurrences: list[_Occurrence]) -> dict[str, list[str]]:
-        """Each candidate prospect's keywords in the text, outside its own name and excluded phrases."""
-        taken: dict[str, list[tuple[int, int]]] = defaultdict(list)
-        for o in occurrences:
-            taken[o.term.prospect_id].append((o.span.start, o.span.end))
-        for prospect_id, spans in self._excluded_spans(doc, set(taken)).items():
-            taken[prospect_id].extend((s.start, s.end) for s in spans)
-        found: dict[str, list[str]] = defaultdict(list)
-        owners = self._owners["keyword"]
-        for _, start, end in self._matchers["keyword"](doc):
-            span = doc[start:end]
-            for prospect_id in owners.get(_phrase_key(span), set()) & taken.keys():
-                if any(s < end and start < e for s, e in taken[prospect_id]):
-                    continue
-                if span.text not in found[prospect_id]:
-                    found[prospect_id].append(span.text)
+        if self._by_domain and _HOST_LIKE.search(doc.user_data.get("text", "")):
+            found.extend(self._url_mentions(doc, fields))  # only then can a URL token hide a domain
+        found.extend(self._link_mentions(url))
         return found
 
     def _url_mentions(self, doc: Doc, fields) -> Iterator[_Occurrence]:
         # URLs stay one token, so a domain inside "https://www.acme.com/news" needs its own look.
-        if not self._by_domain:
-            return
-        for _, start, end in self._urls(doc):
-            span = doc[start:end]
-            prospect_id, host = self._domain_owner(span.text)
+        for token in doc:
+            if not token.like_url:
+                continue
+            prospect_id, host = self._domain_owner(token.text)
             if prospect_id:
                 term = _Term(prospect_id, "domain", host, False)
-                yield _Occurrence(term, _where(span, fields), span)
+                yield _Occurrence(term, _where(doc, token.i, fields), token.i, token.i + 1, token.text)
 
-    def _link_mentions(self, doc: Doc, url: str | None) -> Iterator[_Occurrence]:
+    def _link_mentions(self, url: str | None) -> Iterator[_Occurrence]:
         prospect_id, host = self._domain_owner(url or "")
         if prospect_id:
-            yield _Occurrence(_Term(prospect_id, "domain", host, False), "link", doc[0:0])
+            yield _Occurrence(_Term(prospect_id, "domain", host, False), "link", 0, 0, "")
 
     def _domain_owner(self, text: str) -> tuple[str | None, str]:
         if not text:
             return None, ""
-        host = (urlsplit(text if "//" in text else "//" + text).hostname or "").lower()
+        try:
+            host = (urlsplit(text if "//" in text else "//" + text).hostname or "").lower()
+        except ValueError:  # "[acme.com": not a URL after all (urlsplit reads a bracket as IPv6)
+            return None, ""
         while host.count("."):
             if host in self._by_domain:
                 return self._by_domain[host], host
             host = host.split(".", 1)[1]
         return None, ""
 
-    def _judge(self, occurrence: _Occurrence, doc: Doc, title_cased: bool) -> None:
+    def _judge(self, occurrence: _Occurrence, context: _DocContext) -> None:
         """Set one occurrence's confidence from the form matched and what surrounds it."""
-        term, span = occurrence.term, occurrence.span
+        term, doc = occurrence.term, context.doc
+        start, end, text = occurrence.start, occurrence.end, occurrence.text
         notes = occurrence.notes
-        if term.kind in ("domain", "ticker", "acronym", "legal_name") or not len(span):
+        if term.kind in ("domain", "ticker", "acronym", "legal_name") or start == end:
             occurrence.confidence = BASE_CONFIDENCE[term.kind]
             return
         confidence = BASE_CONFIDENCE[term.kind]
-        if span.text.islower() and not term.text.islower():
+        if text.islower() and not term.text.islower():
             confidence = LOWERCASE_CONFIDENCE
             notes.append("not capitalized")
         elif term.ambiguous:
             confidence = AMBIGUOUS_CONFIDENCE
             notes.append("ambiguous word")
         if term.ambiguous or confidence == LOWERCASE_CONFIDENCE:
-            suffix = _legal_suffix_after(span)
-            capitalized = not span.text.islower()
-            running_text = occurrence.where != "title" or not title_cased
+            suffix = _legal_suffix_after(doc, end)
+            capitalized = not text.islower()
+            running_text = occurrence.where != "title" or not context.title_cased()
             if suffix:
                 confidence = _noisy_or(confidence, CONFIRMATION_WEIGHT["legal suffix"])
                 notes.append(f"legal suffix {suffix!r}")
-            elif capitalized and running_text and _inside_longer_name(span):
+            elif capitalized and running_text and _inside_longer_name(doc, start):
                 confidence *= 0.3
-                notes.append(f"weakened: part of another name {span.doc[span.start - 1:span.end].text!r}")
-            elif capitalized and _place_follows(span):
+                notes.append(f"weakened: part of another name {span_text(doc, start - 1, end)!r}")
+            elif capitalized and _place_follows(doc, end):
                 confidence *= 0.3
                 notes.append("weakened: a place name follows")
             else:
-                if capitalized and running_text and not _sentence_initial(span):
+                if capitalized and running_text and not _sentence_initial(doc, start):
                     confidence = _noisy_or(confidence, CONFIRMATION_WEIGHT["running text"])
                     notes.append("capitalized in running text")
-                if capitalized and _acts_like_a_company(span):
+                if capitalized and _acts_like_a_company(doc, end):
                     confidence = _noisy_or(confidence, CONFIRMATION_WEIGHT["company verb"])
-                    notes.append(f"followed by {span.doc[span.end].text!r}")
+                    notes.append(f"followed by {doc[end].text!r}")
         if self.uses_ner:
-            label = _entity_label(span)
+            label = context.entity_label(start, end)
             if term.kind == "person":
                 if label == "PERSON":
                     confidence = _noisy_or(confidence, 0.5)
@@ -400,11 +398,69 @@ class ProspectTagger:
             for part in _untaken_runs(ent, taken):
                 name = part.text.strip(" '’\"“”")
                 name = name[:-2].rstrip() if name.endswith(("'s", "’s")) else name
-                if (len(name) >= 2 and any(c.isupper() for c in name) and name not in names
-                        and not self._index["names"].get(_phrase_key(part))
-                        and not self._index["exact"].get(_phrase_key(part, exact=True))):
+                if len(name) >= 2 and any(c.isupper() for c in name) and name not in names \
+                        and not self._names_a_prospect(part):
                     names.append(name)
         return tuple(names)
+
+    def _names_a_prospect(self, span: Span) -> bool:
+        """Is this stretch of words one of the prospects' forms (case-insensitively, or exactly for acronyms)?"""
+        for meaning in self._phrases.meanings.get(tuple(t.lower for t in span), ()):
+            if meaning[0] == "names" or meaning[0] == "exact" and tuple(t.orth for t in span) == meaning[2]:
+                return True
+        return False
+
+
+class _DocContext:
+    """What judging needs to know about a doc, each worked out once and only when asked."""
+
+    def __init__(self, doc: Doc, fields, uses_ner: bool) -> None:
+        self.doc, self.fields = doc, fields
+        self._title_cased: bool | None = None
+        self._ents: list[tuple[int, int, str]] | None = None if uses_ner else []
+
+    def title_cased(self) -> bool:
+        if self._title_cased is None:
+            self._title_cased = _title_is_title_cased(self.doc, self.fields)
+        return self._title_cased
+
+    def entity_label(self, start: int, end: int) -> str | None:
+        if self._ents is None:
+            self._ents = [(ent.start, ent.end, ent.label_) for ent in self.doc.ents]
+        for ent_start, ent_end, label in self._ents:
+            if ent_start < end and start < ent_end:
+                return label
+        return None
+
+
+def _excluded(exclude_hits: list[tuple[set[str], int, int]], candidates: set[str]) -> dict[str, list[tuple[int, int]]]:
+    """Where each candidate prospect's exclude phrases are in the doc."""
+    spans: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for owners, start, end in exclude_hits:
+        for prospect_id in candidates & owners:
+            spans[prospect_id].append((start, end))
+    return spans
+
+
+def _keywords_found(doc: Doc, occurrences: list[_Occurrence], exclude_hits: list[tuple[set[str], int, int]],
+                    keyword_hits: list[tuple[set[str], int, int]]) -> dict[str, list[str]]:
+    """Each candidate prospect's keywords in the text, outside its own name and excluded phrases."""
+    found: dict[str, list[str]] = defaultdict(list)
+    if not keyword_hits:
+        return found
+    taken: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for o in occurrences:
+        taken[o.term.prospect_id].append((o.start, o.end))
+    for prospect_id, spans in _excluded(exclude_hits, set(taken)).items():
+        taken[prospect_id].extend(spans)
+    for owners, start, end in keyword_hits:
+        for prospect_id in taken.keys() & owners:
+            if any(s < end and start < e for s, e in taken[prospect_id]):
+                continue
+            text = span_text(doc, start, end)
+            if text not in found[prospect_id]:
+                found[prospect_id].append(text)
+    return found
 
 
 def _untaken_runs(ent: Span, taken: set[int]) -> Iterator[Span]:
@@ -425,15 +481,14 @@ def _untaken_runs(ent: Span, taken: set[int]) -> Iterator[Span]:
             start = None
 
 
-def _phrase_key(tokens: Iterable, exact: bool = False) -> str:
-    """What a phrase is indexed under: its tokens, lower-cased unless matched exactly."""
-    return " ".join(t.text if exact else t.lower_ for t in tokens)
-
-
-# --- prospect records into matcher entries -------------------------------------------------
+# --- prospect records into phrase entries --------------------------------------------------
 
 def _entries_for(record: ProspectRecord) -> Iterator[tuple[str, str, object]]:
-    """(matcher, key, value) for everything that counts as a mention of `record`."""
+    """(kind, phrase, value) for everything that counts as a mention of `record`.
+
+    kind: "names" (matched in any case), "exact" (acronyms and tickers, as written),
+    "exclude" and "keyword" (the value is then the prospect's id).
+    """
     seen: set[tuple[str, str, bool]] = set()
 
     def term(text: str, kind: str) -> Iterator[tuple[str, str, object]]:
@@ -489,8 +544,8 @@ def _is_acronym(text: str) -> bool:
 
 # --- judging ----------------------------------------------------------------------------------
 
-def _score(found: list[_Occurrence], keywords: list[str]) -> tuple[float, list[str]]:
-    """Combine a prospect's occurrences in one item into (score, evidence)."""
+def _score(found: list[_Occurrence], keywords: list[str]) -> tuple[float, float, float, list[str]]:
+    """Combine a prospect's occurrences in one item: (score, confidence, salience, confirmations)."""
     found.sort(key=lambda o: (FIELD_ORDER.index(o.where), -o.confidence))
     confidence = max(o.confidence for o in found)
     confirmations = []
@@ -504,10 +559,10 @@ def _score(found: list[_Occurrence], keywords: list[str]) -> tuple[float, list[s
             kinds_seen.add(other.term.kind)
             if other.term.kind in ("ticker", "domain", "person", "legal_name"):
                 weight = CONFIRMATION_WEIGHT.get(other.term.kind, CONFIRMATION_WEIGHT["legal suffix"])
-                confirmations.append(f"{other.term.kind} {other.span.text or other.term.text!r}")
+                confirmations.append(f"{other.term.kind} {other.text or other.term.text!r}")
                 confidence = _noisy_or(confidence, weight * (0.5 if "not capitalized" in other.notes else 1))
-            elif other.confidence >= 0.5 and other.span.text != strongest.span.text:
-                confirmations.append(f"{other.term.kind} {other.span.text!r}")
+            elif other.confidence >= 0.5 and other.text != strongest.text:
+                confirmations.append(f"{other.term.kind} {other.text!r}")
                 confidence = _noisy_or(confidence, CONFIRMATION_WEIGHT["other form"])
         for keyword in keywords[:3]:
             confirmations.append(f"keyword {keyword!r}")
@@ -520,12 +575,16 @@ def _score(found: list[_Occurrence], keywords: list[str]) -> tuple[float, list[s
     salience = max(SALIENCE[o.where] for o in credible)
     fields = {o.where for o in credible}
     salience = min(1.0, salience + 0.03 * (len(fields) - 1))
-    score = round(min(MAX_SCORE, confidence * salience), 3)
+    return round(min(MAX_SCORE, confidence * salience), 3), confidence, salience, confirmations
+
+
+def _evidence(found: list[_Occurrence], confirmations: list[str], confidence: float, salience: float) -> list[str]:
+    """What a kept mention shows as its reasons (written only for mentions that are kept)."""
     evidence = [o.describe() for o in found[:6]]
     if confirmations:
         evidence.append("item: confirmed by " + ", ".join(confirmations))
     evidence.append(f"score: confidence {confidence:.2f} × salience {salience:.2f}")
-    return score, evidence
+    return evidence
 
 
 def _noisy_or(p: float, q: float) -> float:
@@ -534,13 +593,15 @@ def _noisy_or(p: float, q: float) -> float:
 
 def _longest_per_prospect(found: list[_Occurrence]) -> list[_Occurrence]:
     """Drop a match inside a longer match of the same prospect ("Apple" inside "Apple Inc.")."""
+    if len(found) < 2:
+        return found
     result = []
     for occurrence in found:
-        span, pid = occurrence.span, occurrence.term.prospect_id
-        if any(o is not occurrence and o.term.prospect_id == pid and o.span.start <= span.start
-               and span.end <= o.span.end and len(o.span) > len(span) for o in found):
+        start, end, pid = occurrence.start, occurrence.end, occurrence.term.prospect_id
+        if any(o is not occurrence and o.term.prospect_id == pid and o.start <= start
+               and end <= o.end and o.end - o.start > end - start for o in found):
             continue
-        if any(o.term.prospect_id == pid and o.span.start == span.start and o.span.end == span.end
+        if any(o.term.prospect_id == pid and o.start == start and o.end == end
                and o.term.kind == occurrence.term.kind for o in result):
             continue
         result.append(occurrence)
@@ -559,9 +620,7 @@ def _ticker_prefixed(doc: Doc, i: int) -> bool:
     return before.upper().rstrip(":") in EXCHANGES
 
 
-def _legal_suffix_after(span: Span) -> str | None:
-    doc = span.doc
-    i = span.end
+def _legal_suffix_after(doc: Doc, i: int) -> str | None:
     if i < len(doc) and doc[i].text == ",":
         i += 1
     if i < len(doc):
@@ -571,40 +630,30 @@ def _legal_suffix_after(span: Span) -> str | None:
     return None
 
 
-def _acts_like_a_company(span: Span) -> bool:
+def _acts_like_a_company(doc: Doc, end: int) -> bool:
     """'Intel said', 'Apple to open', 'Zoom shares': words that follow a company, not a fruit."""
-    doc = span.doc
-    return span.end < len(doc) and doc[span.end].lower_ in COMPANY_VERBS
+    return end < len(doc) and doc[end].lower_ in COMPANY_VERBS
 
 
-def _inside_longer_name(span: Span) -> bool:
+def _inside_longer_name(doc: Doc, start: int) -> bool:
     """'Harrison Ford', 'Niger Delta', 'Times Square': a capitalized word right before."""
-    if span.start == 0:
+    if start == 0:
         return False
-    before = span.doc[span.start - 1]
+    before = doc[start - 1]
     return (before.is_alpha and before.is_title and before.lower_ not in TITLE_SMALL_WORDS
-            and not _sentence_initial(span.doc[before.i:before.i + 1]) and before.lower_ not in COMPANY_VERBS)
+            and not _sentence_initial(doc, before.i) and before.lower_ not in COMPANY_VERBS)
 
 
-def _place_follows(span: Span) -> bool:
+def _place_follows(doc: Doc, i: int) -> bool:
     """'Corning, N.Y.', 'Delta, Utah': a town, not the company."""
-    doc = span.doc
-    i = span.end
     return i + 1 < len(doc) and doc[i].text == "," and doc[i + 1].text.lower() in US_STATES
 
 
-def _sentence_initial(span: Span) -> bool:
-    if span.start == 0:
+def _sentence_initial(doc: Doc, start: int) -> bool:
+    if start == 0:
         return True
-    before = span.doc[span.start - 1]
+    before = doc[start - 1]
     return before.is_space or before.text in SENTENCE_BREAKS or "\n" in before.whitespace_
-
-
-def _entity_label(span: Span) -> str | None:
-    for ent in span.doc.ents:
-        if ent.start < span.end and span.start < ent.end:
-            return ent.label_
-    return None
 
 
 def _title_is_title_cased(doc: Doc, fields) -> bool:
@@ -651,8 +700,9 @@ def _first_sentence(text: str) -> tuple[str, str]:
     return text, ""
 
 
-def _where(span: Span, bounds: list[tuple[str, int, int]]) -> str:
-    for name, start, end in bounds:
-        if start <= span.start_char < end:
+def _where(doc: Doc, start: int, bounds: list[tuple[str, int, int]]) -> str:
+    char = doc[start].idx
+    for name, first, end in bounds:
+        if first <= char < end:
             return name
     return "body"

@@ -1,0 +1,144 @@
+"""Phrases (prospect names, tickers, keywords ...) found in docs by one PhraseMatcher pass.
+
+A phrase is keyed by the hashes of its tokens' lower-case forms, exactly the
+values spaCy stores for the LOWER attribute, so the PhraseMatcher takes the
+keys as they are: no `Doc` per phrase, and nothing of 100,000 prospect names
+added to the pipeline's vocabulary or its tokenizer cache (which then keeps
+caching the words of the news instead). Phrases are split into tokens by a
+private copy of the pipeline's tokenizer, one whitespace-separated chunk at a
+time (the tokenizer itself works chunk by chunk), and a chunk of letters
+that is no special case is one token without asking it.
+
+What a phrase means is kept beside the matcher: any number of meanings per
+phrase, added and removed one by one. The matcher itself cannot forget one
+phrase among many, so a phrase that means nothing any more stays in it and
+matches for nothing, until stale phrases outnumber live ones and it is rebuilt.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Iterable, NamedTuple
+
+from spacy.attrs import LOWER
+from spacy.language import Language
+from spacy.matcher import PhraseMatcher
+from spacy.strings import get_string_id
+from spacy.tokenizer import Tokenizer
+from spacy.tokens import Doc
+from spacy.vocab import Vocab
+
+
+class Phrase(NamedTuple):
+    """A phrase as the tokenizer splits it: its key (lower-case token hashes) and exact token hashes."""
+
+    key: tuple[int, ...]
+    orths: tuple[int, ...]
+
+
+class PhraseSplitter:
+    """Token hashes of phrases, as `nlp.tokenizer` would make them, without touching its vocab or cache."""
+
+    def __init__(self, nlp: Language) -> None:
+        shared = nlp.tokenizer
+        self._lower = nlp.vocab.lex_attr_getters.get(LOWER, str.lower)
+        if isinstance(shared, Tokenizer):
+            self._special = frozenset(shared.rules or ())
+            # Same rules, a throwaway vocab without lexical attributes: lexemes cost nothing to make.
+            self._tokenizer = Tokenizer(Vocab(), rules=shared.rules, prefix_search=shared.prefix_search,
+                                        suffix_search=shared.suffix_search, infix_finditer=shared.infix_finditer,
+                                        token_match=shared.token_match, url_match=shared.url_match,
+                                        faster_heuristics=shared.faster_heuristics)
+        else:  # a custom tokenizer: nothing to assume about it
+            self._special = None
+            self._tokenizer = shared
+        self._chunks: dict[str, tuple[str, ...]] = {}
+
+    def split(self, texts: Iterable[str]) -> dict[str, Phrase]:
+        texts = list(dict.fromkeys(texts))
+        whole = [t for t in texts if not self._chunkable(t)]
+        chunks = {c for t in texts if self._chunkable(t) for c in t.split(" ")} - self._chunks.keys()
+        asked = [c for c in chunks if not self._one_token(c)]
+        for chunk in chunks:
+            if self._one_token(chunk):
+                self._chunks[chunk] = (chunk,)
+        for chunk, doc in zip(asked, self._tokenizer.pipe(asked, batch_size=2000)):
+            self._chunks[chunk] = tuple(t.text for t in doc)
+        words: dict[str, tuple[str, ...]] = {
+            t: tuple(w for c in t.split(" ") for w in self._chunks[c]) for t in texts if self._chunkable(t)}
+        for text, doc in zip(whole, self._tokenizer.pipe(whole, batch_size=2000)):
+            words[text] = tuple(t.text for t in doc)
+        lower = self._lower
+        return {text: Phrase(tuple(get_string_id(lower(w)) for w in ws), tuple(get_string_id(w) for w in ws))
+                for text, ws in words.items() if ws}
+
+    def _chunkable(self, text: str) -> bool:
+        # The tokenizer splits on single spaces first; other whitespace becomes tokens of its own.
+        return self._special is not None and bool(text) and text.isprintable() and "  " not in text \
+            and not text.startswith(" ") and not text.endswith(" ")
+
+    def _one_token(self, chunk: str) -> bool:
+        return chunk.isalpha() and chunk not in self._special
+
+
+class PhraseIndex:
+    """Which known phrases occur in a doc, and what each one means."""
+
+    REBUILD_WHEN_STALE = 0.5  # share of the matcher's phrases that mean nothing any more
+
+    def __init__(self, nlp: Language) -> None:
+        self._vocab = nlp.vocab
+        self.meanings: dict[tuple[int, ...], list[object]] = defaultdict(list)
+        self._matched: set[tuple[int, ...]] = set()  # keys in the matcher, live or stale
+        self._pending: list[tuple[int, ...]] = []
+        self._matcher = PhraseMatcher(nlp.vocab, attr="LOWER")
+
+    def add(self, key: tuple[int, ...], meaning: object) -> None:
+        self.meanings[key].append(meaning)
+        if key not in self._matched:
+            self._matched.add(key)
+            self._pending.append(key)
+
+    def remove(self, key: tuple[int, ...], meaning: object) -> None:
+        found = self.meanings.get(key)
+        if found and meaning in found:
+            found.remove(meaning)
+            if not found:
+                del self.meanings[key]
+
+    def commit(self) -> None:
+        """Make added phrases matchable (one batch into the matcher, or a rebuild when mostly stale)."""
+        if len(self._matched) > 64 and len(self.meanings) < len(self._matched) * (1 - self.REBUILD_WHEN_STALE):
+            self._matcher = PhraseMatcher(self._vocab, attr="LOWER")
+            self._matched = set(self.meanings)
+            self._pending = list(self.meanings)
+        for start in range(0, len(self._pending), 50_000):
+            self._matcher.add("phrase", self._pending[start:start + 50_000])
+        self._pending = []
+
+    def __len__(self) -> int:
+        return len(self.meanings)
+
+    def find(self, doc: Doc) -> list[tuple[int, int, list[object]]]:
+        """(start, end, meanings) of every known phrase in the doc, by position, shorter first."""
+        found = []
+        lowers: dict[int, int] = {}
+        for _, start, end in self._matcher(doc):
+            key = []
+            for i in range(start, end):
+                if i not in lowers:
+                    lowers[i] = doc[i].lower
+                key.append(lowers[i])
+            meanings = self.meanings.get(tuple(key))
+            if meanings:
+                found.append((start, end, meanings))
+        return found
+
+
+def span_text(doc: Doc, start: int, end: int) -> str:
+    """doc[start:end].text, cut from the string the tagger keeps on the doc (a Span costs more to make)."""
+    text = doc.user_data.get("text")
+    if text is None or end <= start:
+        return doc[start:end].text
+    last = doc[end - 1]
+    return text[doc[start].idx:last.idx + len(last)]
