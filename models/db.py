@@ -6,6 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -49,16 +50,32 @@ def _alembic_config(engine: Engine) -> AlembicConfig:
     return config
 
 
-def upgrade(engine: Engine, revision: str = "heads") -> None:
-    """Bring the schema to `revision` (idempotent; safe when several processes start at once)."""
+class MigrationHistoryError(RuntimeError):
+    """The migrations fork: a new one was not chained on the current head."""
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema to `revision` (idempotent; safe when several processes start at once).
+
+    One history, one head (0004_merge joined the old parallel branches): a
+    migration added on an older revision forks it again, and Alembic cannot
+    tell which head "head" means, so that is refused up front, saying what to do.
+    """
+    config = _alembic_config(engine)
+    if revision == "head":
+        heads = ScriptDirectory.from_config(config).get_heads()
+        if len(heads) > 1:
+            raise MigrationHistoryError(
+                f"the migrations in {MIGRATIONS / 'versions'} have {len(heads)} heads ({', '.join(sorted(heads))}); "
+                "set each new migration's down_revision to the current head, or add a merge revision")
     with schema_lock(engine):
-        command.upgrade(_alembic_config(engine), revision)
+        command.upgrade(config, revision)
 
 
 def current_revision(engine: Engine) -> str | None:
     from alembic.runtime.migration import MigrationContext
 
-    # Parallel branches (0002_alerts, 0002_feeds, …) leave several heads: name them all.
+    # A database part-way through the old parallel branches has several: name them all.
     with engine.connect() as connection:
         heads = MigrationContext.configure(connection).get_current_heads()
     return ", ".join(sorted(heads)) or None

@@ -1,16 +1,19 @@
 """indexes for scale: story candidates by band hash
 
 Revision ID: 0002_scale
-Revises: 0001
+Revises: 0002_intel
 """
 from alembic import op
 
 
 revision = "0002_scale"
-down_revision = "0001"
+# story_bands comes with the intelligence branch. Chained on it rather than `depends_on` it: Alembic
+# counts a revision that is only depended on as a head of its own, so there could never be one head
+# (and a merge naming both crashes its version bookkeeping). Databases are unaffected: applying
+# 0002_scale always replaced 0002_intel in alembic_version.
+down_revision = "0002_intel"
 branch_labels = None
-# story_bands comes with the intelligence branch.
-depends_on = ("0002_intel",)
+depends_on = None
 
 
 def upgrade() -> None:
