@@ -53,24 +53,39 @@ class PhraseSplitter:
             self._special = None
             self._tokenizer = shared
         self._chunks: dict[str, tuple[str, ...]] = {}
+        self._ids: dict[str, int] = {}  # word -> its string id, for words shared by many names
 
     def split(self, texts: Iterable[str]) -> dict[str, Phrase]:
         texts = list(dict.fromkeys(texts))
-        whole = [t for t in texts if not self._chunkable(t)]
-        chunks = {c for t in texts if self._chunkable(t) for c in t.split(" ")} - self._chunks.keys()
-        asked = [c for c in chunks if not self._one_token(c)]
-        for chunk in chunks:
-            if self._one_token(chunk):
-                self._chunks[chunk] = (chunk,)
+        chunked = {t: t.split(" ") for t in texts if self._chunkable(t)}
+        whole = [t for t in texts if t not in chunked]
+        known = self._chunks
+        asked = []
+        for chunks in chunked.values():
+            for chunk in chunks:
+                if chunk not in known:
+                    if self._one_token(chunk):
+                        known[chunk] = (chunk,)
+                    else:
+                        known[chunk] = ()
+                        asked.append(chunk)
         for chunk, doc in zip(asked, self._tokenizer.pipe(asked, batch_size=2000)):
-            self._chunks[chunk] = tuple(t.text for t in doc)
-        words: dict[str, tuple[str, ...]] = {
-            t: tuple(w for c in t.split(" ") for w in self._chunks[c]) for t in texts if self._chunkable(t)}
+            known[chunk] = tuple(t.text for t in doc)
+        words: dict[str, tuple[str, ...]] = {}
+        for text, chunks in chunked.items():
+            words[text] = known[chunks[0]] if len(chunks) == 1 else tuple(w for c in chunks for w in known[c])
         for text, doc in zip(whole, self._tokenizer.pipe(whole, batch_size=2000)):
             words[text] = tuple(t.text for t in doc)
+        ids = self._ids
         lower = self._lower
-        return {text: Phrase(tuple(get_string_id(lower(w)) for w in ws), tuple(get_string_id(w) for w in ws))
-                for text, ws in words.items() if ws}
+        phrases = {}
+        for text, ws in words.items():
+            if ws:
+                orths = tuple(ids[w] if w in ids else ids.setdefault(w, get_string_id(w)) for w in ws)
+                lowers = tuple(ids[lw] if (lw := lower(w)) in ids else ids.setdefault(lw, get_string_id(lw))
+                               for w in ws)
+                phrases[text] = Phrase(lowers, orths)
+        return phrases
 
     def _chunkable(self, text: str) -> bool:
         # The tokenizer splits on single spaces first; other whitespace becomes tokens of its own.

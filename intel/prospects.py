@@ -7,7 +7,7 @@ import unicodedata
 from functools import lru_cache
 from typing import Iterable
 
-from cleanco.clean import custom_basename, normalized, prepare_default_terms, strip_punct, strip_tail
+from cleanco.clean import custom_basename, normalized, prepare_default_terms, strip_punct, tail_removal_rexp
 
 from intel.settings import ProspectRecord
 
@@ -47,6 +47,12 @@ _TERMS = prepare_default_terms()
 _TERMS_BY_LAST_WORD: dict[str, list[int]] = {}
 for _i, (_, _parts) in enumerate(_TERMS):
     _TERMS_BY_LAST_WORD.setdefault(_parts[-1], []).append(_i)
+
+
+def strip_tail(name: str) -> str:
+    """cleanco's strip_tail (trailing non-letters but the dot go), with its pattern used directly."""
+    match = tail_removal_rexp.search(name)
+    return name[:match.start()] if match else name
 
 
 def assign_ids(records: Iterable[ProspectRecord]) -> list[ProspectRecord]:

@@ -57,13 +57,13 @@ class SignalDetector:
     def __init__(self, nlp: Language, config: SignalsConfig) -> None:
         self.min_score = config.min_score
         self.types = {t.name: t for t in build_taxonomy(config)}
-        self._rules: dict[str, tuple[str, Rule]] = {}
+        self._rules: dict[str, tuple[str, Rule, float]] = {}
         keywords: dict[str, list[str]] = {}
         for signal_type in self.types.values():
             for n, rule in enumerate(signal_type.rules):
-                self._rules[f"{signal_type.name}#{n}"] = (signal_type.name, rule)
+                self._rules[f"{signal_type.name}#{n}"] = (signal_type.name, rule, rule.strength)
             keywords[signal_type.name] = list(dict.fromkeys(k.lower() for k in signal_type.keywords))
-        self.matcher = AnchoredRules(nlp, {key: rule for key, (_, rule) in self._rules.items()}, keywords)
+        self.matcher = AnchoredRules(nlp, {key: rule for key, (_, rule, _) in self._rules.items()}, keywords)
 
     def stages(self, signal_type: str) -> tuple[str, ...]:
         known = self.types.get(signal_type)
@@ -73,12 +73,15 @@ class SignalDetector:
                mentions: Sequence[MentionSpan]) -> list[Signal]:
         hits: dict[str, list[tuple[float, str, Rule | None, int, int]]] = defaultdict(list)
         rule_hits, keyword_hits = self.matcher(doc)
+        if not rule_hits and not keyword_hits:
+            return []
+        places: dict[int, str] = {}
         for key, start, end in rule_hits:
-            type_name, rule = self._rules[key]
-            where = _field_of(doc, start, fields)
-            hits[type_name].append((rule.strength * FIELD_WEIGHT[where], where, rule, start, end))
+            type_name, rule, strength = self._rules[key]
+            where = places.get(start) or places.setdefault(start, _field_of(doc, start, fields))
+            hits[type_name].append((strength * FIELD_WEIGHT[where], where, rule, start, end))
         for type_name, start, end in keyword_hits:
-            where = _field_of(doc, start, fields)
+            where = places.get(start) or places.setdefault(start, _field_of(doc, start, fields))
             hits[type_name].append((KEYWORD_WEIGHT * FIELD_WEIGHT[where], where, None, start, end))
         signals = []
         for type_name, found in hits.items():
@@ -201,10 +204,18 @@ class _Variant:
         self.before = _steps(specs[:anchor_start][::-1])
         self.anchor = specs[anchor_start:anchor_end]
         self.after = _steps(specs[anchor_end:])
+        # The token right before / after the anchor when the pattern requires one there: most
+        # tries end at that one test, before any sets are made.
+        self.next_before = self.before[0][0] if self.before and not self.before[0][1] else None
+        self.next_after = self.after[0][0] if self.after and not self.after[0][1] else None
 
     def matches(self, tokens: _Tokens, start: int, end: int, into: set[tuple[int, int]]) -> None:
         """Add every match whose anchor is tokens[start:end]."""
         if end - start != len(self.anchor):
+            return
+        if self.next_after is not None and (end >= tokens.n or not self.next_after(tokens[end])):
+            return
+        if self.next_before is not None and (start == 0 or not self.next_before(tokens[start - 1])):
             return
         for offset, spec in enumerate(self.anchor):
             if not spec.test(tokens[start + offset]):

@@ -538,6 +538,8 @@ def _ambiguous(record: ProspectRecord, text: str, kind: str) -> bool:
 
 def _is_acronym(text: str) -> bool:
     # "SAP", "GM", "BP": matched case-sensitively, or "gm" and "bp" would be everywhere.
+    if len(text) > 6 or " " in text:
+        return False
     letters = [c for c in text if c.isalpha()]
     return bool(letters) and len(text) <= 6 and " " not in text and all(c.isupper() for c in letters)
 

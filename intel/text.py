@@ -16,7 +16,8 @@ def plain_text(markup: str | None) -> str:
     if not markup:
         return ""
     if "<" not in markup:
-        return _SPACES.sub(" ", html.unescape(markup)).strip()
+        # str.split() splits on exactly the characters \s matches, at a fraction of a regex's cost.
+        return " ".join(html.unescape(markup).split())
     try:
         root = lxml.html.fragment_fromstring(markup, create_parent="div")
     except (ParserError, ValueError):

@@ -134,3 +134,54 @@ def test_a_statistical_model_confirms_organizations_and_finds_other_companies():
 @pytest.mark.skipif(importlib.util.find_spec("en_core_web_sm") is None, reason="en_core_web_sm is not installed")
 def test_the_official_model_name_works_when_installed():
     assert "ner" in load_pipeline("en_core_web_sm").pipe_names
+
+
+def test_keywords_and_exclude_phrases_follow_incremental_updates():
+    shell = record(id="shell", name="Shell", keywords=["oil"])
+    gulf = record(id="gulf", name="Gulf Energy Partners", keywords=["oil"])
+    tagger = ProspectTagger([shell, gulf], spacy.blank("en"))
+    assert "shell" in prospects_in(tagger, "Shell oil output rises")  # the keyword confirms the word
+    tagger.update([shell])  # another prospect sharing the keyword leaves: it still confirms Shell
+    assert "shell" in prospects_in(tagger, "Shell oil output rises")
+    tagger.update([shell.model_copy(update={"keywords": []}), gulf])
+    assert prospects_in(tagger, "Shell oil output rises") == {}  # nothing confirms the word any more
+    assert "gulf" in prospects_in(tagger, "Gulf Energy Partners oil output rises")
+    tagger.update([shell, gulf.model_copy(update={"exclude": ["gulf energy partners oil"]})])
+    assert prospects_in(tagger, "Gulf Energy Partners oil output rises") == {}
+    assert "gulf" in prospects_in(tagger, "Gulf Energy Partners wins order")
+
+
+def test_prospects_replaced_many_times_over_match_only_the_current_list():
+    tagger = ProspectTagger([], spacy.blank("en"))
+    for round_ in range(6):  # each round replaces the whole list: stale phrases pile up, then get dropped
+        tagger.update([record(id=f"p{round_}-{n}", name=f"Quorvex{round_} Robotics{n}") for n in range(40)])
+    assert prospects_in(tagger, "Quorvex5 Robotics7 opens a plant") == {"p5-7": pytest.approx(0.9, abs=0.1)}
+    assert prospects_in(tagger, "Quorvex0 Robotics7 opens a plant") == {}
+    assert prospects_in(tagger, "Quorvex4 Robotics39 opens a plant") == {}
+
+
+def test_names_with_punctuation_match_as_the_tokenizer_splits_them_and_the_vocab_stays_as_it_was():
+    nlp = spacy.blank("en")
+    tagger = ProspectTagger([], nlp)
+    words_before = len(nlp.vocab)
+    prospects = [record(id="att", name="AT&T Inc."), record(id="pg", name="Procter & Gamble Co."),
+                 record(id="mcd", name="McDonald's Corporation", aliases=["McDonald's"]),
+                 record(id="sa", name="Banca Generali S.p.A."), record(id="ecom", name="e-commerce Holdings Ltd"),
+                 record(id="yahoo", name="Yahoo!", domains=["yahoo.com"])]
+    prospects += [record(id=f"filler-{n}", name=f"Zentrix{n} Logistics GmbH", domains=[f"zentrix{n}.de"])
+                  for n in range(2000)]
+    tagger.update(prospects)
+    assert len(nlp.vocab) - words_before < 50, "prospect names are not added to the pipeline's vocab"
+    assert "att" in prospects_in(tagger, "AT&T Inc. cuts prices")
+    assert "pg" in prospects_in(tagger, "Shares of Procter & Gamble Co. rose")
+    assert "mcd" in prospects_in(tagger, "McDonald's opens 500 restaurants")
+    assert "sa" in prospects_in(tagger, "Banca Generali S.p.A. reports results")
+    assert "ecom" in prospects_in(tagger, "e-commerce Holdings Ltd raises funds")
+    assert "yahoo" in prospects_in(tagger, "Yahoo! sells unit", "Details at yahoo.com")
+    assert "filler-1234" in prospects_in(tagger, "Zentrix1234 Logistics GmbH opens hub", "See zentrix1234.de")
+
+
+def test_a_url_that_is_not_one_does_not_stop_tagging(tagger):
+    # urlsplit reads a bracket as the start of an IPv6 address and raises: the item is still tagged.
+    for text in ("See http://[siemens.com/x now", "go to http://siemens.com]/x", "visit https://[siemens.com]"):
+        assert "siemens" in prospects_in(tagger, "Siemens news", text)
