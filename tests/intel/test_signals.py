@@ -97,3 +97,31 @@ def test_intel_tag_prints_mentions_and_signals_per_input_line(write_config, tmp_
     assert acquisition == {"siemens": "acquirer", "accenture": "target"}
     assert out[1] == {"id": "b", "mentions": [], "signals": []}
     assert ":3: not a JSON object" in run.stderr
+
+
+def test_rules_tried_from_their_anchor_word_find_what_spacys_matcher_finds():
+    # The fast path must not change a verdict: every built-in rule and a YAML-style rule with no
+    # required word, over the labelled headlines and summaries, against a spaCy Matcher of the same rule.
+    from spacy.matcher import Matcher
+
+    from intel.signal_taxonomy import Rule
+    from intel.signals import AnchoredRules, build_taxonomy, compile_pattern
+    from tests.intel.quality import labelled_items
+
+    nlp = spacy.blank("en")
+    rules = {f"{t.name}#{n}": rule for t in build_taxonomy(SignalsConfig()) for n, rule in enumerate(t.rules)}
+    rules["custom#0"] = Rule("#MONEY #NUM?")
+    fast = AnchoredRules(nlp, rules)
+    reference = Matcher(nlp.vocab)
+    split = lambda word: [t.lower_ for t in nlp.tokenizer(word)]  # noqa: E731
+    for key, rule in rules.items():
+        reference.add(key, compile_pattern(rule.pattern, split))
+    texts = [f"{i['title']}\n\n{i['summary']}" for i in labelled_items()]
+    texts += ["Acme raised $ 40 million in funding", "Lay-offs hit 300 workers as the plant closes",
+              "Beta Corp was taken over by Gamma; talks to acquire Delta continue"]
+    compared = 0
+    for doc in nlp.tokenizer.pipe(texts):
+        expected = {(nlp.vocab.strings[m], s, e) for m, s, e in reference(doc)}
+        assert set(fast(doc)[0]) == expected, doc.text
+        compared += len(expected)
+    assert compared > 1000
