@@ -37,6 +37,9 @@ from connectors.http import PoliteClient
 
 # Exports are big and come from config, not from the open web: a roomier cap than pages.
 MAX_EXPORT_BYTES = 512 * 1024 * 1024
+# What an XLSX may unpack to: openpyxl holds the shared strings in memory, and a zip bomb (1,000:1 and
+# more) would otherwise get there from a small file. ~1M rows fit; bigger sets come as CSV.
+MAX_XLSX_UNPACKED_BYTES = 512 * 1024 * 1024
 MAX_REPORTED_PROBLEMS = 100
 DELIMITERS = ",;\t|"
 _DOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$")
@@ -290,7 +293,7 @@ def _csv_table(export: Export, encoding: str | None, delimiter: str | None) -> T
 def _xlsx_table(export: Export, sheet: str | None) -> Table:
     import openpyxl
 
-    refuse_xml_doctypes(export)
+    refuse_unsafe_workbook(export)
     try:
         # data_only=False: a formula cell reads as its formula text, which is then made inert.
         book = openpyxl.load_workbook(io.BytesIO(export.data), read_only=True, data_only=False)
@@ -342,8 +345,8 @@ class _DoctypeFound(Exception):
     pass
 
 
-def refuse_xml_doctypes(export: Export) -> None:
-    """Refuse a workbook if any XML part has a DOCTYPE, before openpyxl parses anything.
+def refuse_unsafe_workbook(export: Export) -> None:
+    """Refuse a workbook that unpacks too big or has a DOCTYPE in any XML part, before openpyxl parses anything.
 
     Excel never writes one; entity attacks (billion laughs, quadratic
     blowup, file:// and http:// external entities) need one. openpyxl alone
@@ -358,6 +361,12 @@ def refuse_xml_doctypes(export: Export) -> None:
     except zipfile.BadZipFile as exc:
         raise ParseError(f"{export.name} is not a readable XLSX workbook: {exc}") from exc
     with archive:
+        # zipfile never unpacks a member past its declared size (it fails the CRC instead),
+        # so the declared sizes bound what openpyxl can be made to hold.
+        unpacked = sum(info.file_size for info in archive.infolist())
+        if unpacked > MAX_XLSX_UNPACKED_BYTES:
+            raise ParseError(f"{export.name} unpacks to {unpacked} bytes, more than the {MAX_XLSX_UNPACKED_BYTES} "
+                             "an XLSX export may (a zip bomb, or an export to send as CSV); refused unpacked")
         for info in archive.infolist():
             if not info.filename.lower().endswith(_XML_PART_SUFFIXES):
                 continue

@@ -23,6 +23,7 @@ from xml.sax.saxutils import escape
 import pytest
 from sqlalchemy import select
 
+from connectors.crm import MAX_XLSX_UNPACKED_BYTES
 from connectors.discover import advertised_feeds
 from models.tables import Item, Prospect
 from tests.conftest import start_pipeline
@@ -337,6 +338,33 @@ def test_a_notes_export_with_external_entities_stores_no_internal_item(feed_serv
     assert outcomes["hostile"].status == "failed" and "has a DOCTYPE" in outcomes["hostile"].error
     assert item_count(pipeline.sessions, Item.source_id == "hostile") == 0
     assert_nothing_leaked(pipeline, traps)
+    assert_good_feed_unaffected(pipeline, outcomes)
+
+
+def test_an_xlsx_zip_bomb_is_refused_before_anything_unpacks(feed_server, write_config, sqlite_url, tmp_path):
+    """One shared string padded past the unpacked cap: a few MB on disk, refused from the zip directory.
+
+    Unpacked, openpyxl would hold that one 512 MB string in memory (and the
+    pipeline copies of it).
+    """
+    clean = zipfile.ZipFile(io.BytesIO(xlsx(ACCOUNTS)))
+    with zipfile.ZipFile(tmp_path / "export.xlsx", "w", zipfile.ZIP_DEFLATED, compresslevel=1) as bomb:
+        for info in clean.infolist():
+            if info.filename != "xl/sharedStrings.xml":
+                bomb.writestr(info.filename, clean.read(info))
+        head, tail = clean.read("xl/sharedStrings.xml").rsplit(b"</t>", 1)
+        with bomb.open("xl/sharedStrings.xml", "w", force_zip64=True) as part:
+            part.write(head)
+            padding = b"A" * 2 ** 20
+            for _ in range(MAX_XLSX_UNPACKED_BYTES // len(padding) + 1):
+                part.write(padding)
+            part.write(b"</t>" + tail)
+    assert (tmp_path / "export.xlsx").stat().st_size < 4 * 2 ** 20
+    pipeline, outcomes, memory = run_beside_good_feed(feed_server, write_config, sqlite_url, crm_source())
+    assert outcomes["hostile"].status == "failed"
+    assert "export.xlsx unpacks to" in outcomes["hostile"].error and "refused" in outcomes["hostile"].error
+    assert crm_prospects(pipeline) == set()
+    assert memory.growth_mb < MEMORY_BUDGET_MB
     assert_good_feed_unaffected(pipeline, outcomes)
 
 
