@@ -21,6 +21,7 @@ from collections import defaultdict
 from typing import Iterable, NamedTuple
 
 from spacy.attrs import LOWER
+from spacy.lang import lex_attrs
 from spacy.language import Language
 from spacy.matcher import PhraseMatcher
 from spacy.strings import get_string_id
@@ -42,6 +43,8 @@ class PhraseSplitter:
     def __init__(self, nlp: Language) -> None:
         shared = nlp.tokenizer
         self._lower = nlp.vocab.lex_attr_getters.get(LOWER, str.lower)
+        if self._lower is lex_attrs.lower:  # spaCy's default is str.lower behind a Python call
+            self._lower = str.lower
         if isinstance(shared, Tokenizer):
             self._special = frozenset(shared.rules or ())
             # Same rules, a throwaway vocab without lexical attributes: lexemes cost nothing to make.
@@ -69,8 +72,8 @@ class PhraseSplitter:
                     else:
                         known[chunk] = ()
                         asked.append(chunk)
-        for chunk, doc in zip(asked, self._tokenizer.pipe(asked, batch_size=2000)):
-            known[chunk] = tuple(t.text for t in doc)
+        for start in range(0, len(asked), 5000):
+            known.update(self._split_chunks(asked[start:start + 5000]))
         words: dict[str, tuple[str, ...]] = {}
         for text, chunks in chunked.items():
             words[text] = known[chunks[0]] if len(chunks) == 1 else tuple(w for c in chunks for w in known[c])
@@ -87,6 +90,23 @@ class PhraseSplitter:
                 phrases[text] = Phrase(lowers, orths)
         return phrases
 
+    def _split_chunks(self, chunks: list[str]) -> dict[str, tuple[str, ...]]:
+        """Tokens of each chunk, from one doc of them all: a space-separated chunk is tokenized on its
+        own anyway, and one doc of 5,000 chunks costs far less than 5,000 docs."""
+        doc = self._tokenizer(" ".join(chunks))
+        ends, at = [], 0
+        for chunk in chunks:
+            at += len(chunk)
+            ends.append(at)
+            at += 1
+        tokens: list[list[str]] = [[] for _ in chunks]
+        n = 0
+        for token in doc:
+            while token.idx >= ends[n]:
+                n += 1
+            tokens[n].append(token.text)
+        return {chunk: tuple(words) for chunk, words in zip(chunks, tokens)}
+
     def _chunkable(self, text: str) -> bool:
         # The tokenizer splits on single spaces first; other whitespace becomes tokens of its own.
         return self._special is not None and bool(text) and text.isprintable() and "  " not in text \
@@ -101,12 +121,13 @@ class PhraseIndex:
 
     REBUILD_WHEN_STALE = 0.5  # share of the matcher's phrases that mean nothing any more
 
-    def __init__(self, nlp: Language) -> None:
+    def __init__(self, nlp: Language, attr: str = "LOWER") -> None:
         self._vocab = nlp.vocab
+        self._attr = attr  # LOWER: keys are lower-case token ids; ORTH: the tokens exactly as written
         self.meanings: dict[tuple[int, ...], list[object]] = defaultdict(list)
         self._matched: set[tuple[int, ...]] = set()  # keys in the matcher, live or stale
         self._pending: list[tuple[int, ...]] = []
-        self._matcher = PhraseMatcher(nlp.vocab, attr="LOWER")
+        self._matcher = PhraseMatcher(nlp.vocab, attr=attr)
 
     def add(self, key: tuple[int, ...], meaning: object) -> None:
         self.meanings[key].append(meaning)
@@ -124,7 +145,7 @@ class PhraseIndex:
     def commit(self) -> None:
         """Make added phrases matchable (one batch into the matcher, or a rebuild when mostly stale)."""
         if len(self._matched) > 64 and len(self.meanings) < len(self._matched) * (1 - self.REBUILD_WHEN_STALE):
-            self._matcher = PhraseMatcher(self._vocab, attr="LOWER")
+            self._matcher = PhraseMatcher(self._vocab, attr=self._attr)
             self._matched = set(self.meanings)
             self._pending = list(self.meanings)
         for start in range(0, len(self._pending), 50_000):
@@ -137,14 +158,17 @@ class PhraseIndex:
     def find(self, doc: Doc) -> list[tuple[int, int, list[object]]]:
         """(start, end, meanings) of every known phrase in the doc, by position, shorter first."""
         found = []
-        lowers: dict[int, int] = {}
+        ids: dict[int, int] = {}
+        exact = self._attr == "ORTH"
         for _, start, end in self._matcher(doc):
-            key = []
-            for i in range(start, end):
-                if i not in lowers:
-                    lowers[i] = doc[i].lower
-                key.append(lowers[i])
-            meanings = self.meanings.get(tuple(key))
+            if end - start == 1:
+                key = (doc[start].orth if exact else doc[start].lower,)
+            else:
+                for i in range(start, end):
+                    if i not in ids:
+                        ids[i] = doc[i].orth if exact else doc[i].lower
+                key = tuple(ids[i] for i in range(start, end))
+            meanings = self.meanings.get(key)
             if meanings:
                 found.append((start, end, meanings))
         return found

@@ -163,6 +163,9 @@ class ProspectTagger:
         # Every form of every prospect, its exclude phrases and keywords, in one phrase index:
         # one matcher pass per item finds them all.
         self._phrases = PhraseIndex(self.nlp)
+        # Acronyms and tickers as written: keyed by lower case, 100,000 random tickers would make
+        # "the", "and" and "said" candidates everywhere.
+        self._exact = PhraseIndex(self.nlp, attr="ORTH")
         self._splitter = PhraseSplitter(self.nlp)
         self._by_domain: dict[str, str] = {}
         # Who owns each exclude phrase and keyword: one index entry per phrase however many prospects
@@ -200,15 +203,15 @@ class ProspectTagger:
                     owners.add(record.id)
                     added.append((phrase.key, (kind, record.id)))
                     continue
-                # An exact form (acronym, ticker) is found by its lower-case key like the rest and
-                # then held to its exact tokens.
-                meaning = (kind, value, phrase.orths) if kind == "exact" else (kind, value)
-                self._phrases.add(phrase.key, meaning)
-                added.append((phrase.key, meaning))
+                key = phrase.orths if kind == "exact" else phrase.key
+                meaning = (kind, value)
+                (self._exact if kind == "exact" else self._phrases).add(key, meaning)
+                added.append((key, meaning))
                 if isinstance(value, _Term) and value.kind == "domain":
                     self._by_domain[value.text.lower()] = record.id
             self._entries[record.id] = added
         self._phrases.commit()
+        self._exact.commit()
         return len(stale) + len([p for p in fresh if p.id not in stale])
 
     def _remove(self, prospect_id: str) -> None:
@@ -222,7 +225,7 @@ class ProspectTagger:
                     self._phrases.remove(key, (kind, owners))
                     del self._owners[kind][key]
                 continue
-            self._phrases.remove(key, meaning)
+            (self._exact if kind == "exact" else self._phrases).remove(key, meaning)
             if isinstance(value, _Term) and value.kind == "domain" \
                     and self._by_domain.get(value.text.lower()) == prospect_id:
                 del self._by_domain[value.text.lower()]
@@ -282,17 +285,17 @@ class ProspectTagger:
                 if kind == "names":
                     text = text or span_text(doc, start, end)
                     names.append(_Occurrence(value, _where(doc, start, fields), start, end, text))
-                elif kind == "exact":
-                    if any(doc[i].orth != orth for i, orth in zip(range(start, end), meaning[2])):
-                        continue
-                    if value.kind == "ticker" and not _ticker_prefixed(doc, start):
-                        continue
-                    text = text or span_text(doc, start, end)
-                    exact.append(_Occurrence(value, _where(doc, start, fields), start, end, text))
                 elif kind == "exclude":
                     exclude_hits.append((value, start, end))
                 else:
                     keyword_hits.append((value, start, end))
+        for start, end, meanings in self._exact.find(doc):
+            text = None
+            for _, term in meanings:
+                if term.kind == "ticker" and not _ticker_prefixed(doc, start):
+                    continue
+                text = text or span_text(doc, start, end)
+                exact.append(_Occurrence(term, _where(doc, start, fields), start, end, text))
         return names + exact, exclude_hits, keyword_hits
 
     def _occurrences(self, doc: Doc, fields, url: str | None, found: list[_Occurrence],
@@ -405,10 +408,9 @@ class ProspectTagger:
 
     def _names_a_prospect(self, span: Span) -> bool:
         """Is this stretch of words one of the prospects' forms (case-insensitively, or exactly for acronyms)?"""
-        for meaning in self._phrases.meanings.get(tuple(t.lower for t in span), ()):
-            if meaning[0] == "names" or meaning[0] == "exact" and tuple(t.orth for t in span) == meaning[2]:
-                return True
-        return False
+        named = self._phrases.meanings.get(tuple(t.lower for t in span), ())
+        return any(meaning[0] == "names" for meaning in named) \
+            or bool(self._exact.meanings.get(tuple(t.orth for t in span)))
 
 
 class _DocContext:
