@@ -26,6 +26,7 @@ def create_app(settings: ApiSettings, sessions: sessionmaker[Session] | None = N
     app.state.sessions = sessions or make_sessionmaker(make_engine(settings.database))
     app.state.tagger = TaggerCache(settings)
     app.state.renders = RenderCache(settings.render_cache_entries)
+    app.state.entries = RenderCache(settings.render_cache_entries * 16)
     install_problems(app)
     app.add_middleware(PrivacyHeaders)
     keep_tokens_out_of_logs()

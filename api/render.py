@@ -12,9 +12,9 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from html import escape
+from typing import Sequence
 
 import nh3
-from lxml import etree
 
 GENERATOR = "prospect-intel"
 SIGNAL_SCHEME = "urn:prospect-intel:signal"
@@ -65,102 +65,97 @@ def entry_html(entry: FeedEntry) -> str:
     return why + entry.summary_html
 
 
-# Built with lxml directly: feedgen made a Python object per field and then the same tree,
-# several times slower for a 50-entry page. The documents are the same elements in the same
-# order, escaped by lxml; the W3C validator and feedparser check them (tests/api).
+# Written as text: each entry on its own, so an entry's rendering can be kept and reused when
+# the feed around it changes (api/routes/feeds.py), and without feedgen, which made a Python
+# object per field and then a tree: several times slower for a 50-entry page. Text and
+# attribute values go through `_x`/`_attr` (XML escaping, characters XML 1.0 cannot carry
+# dropped); the W3C validator and feedparser check the documents (tests/api).
 ATOM_NS = "http://www.w3.org/2005/Atom"
 CONTENT_NS = "http://purl.org/rss/1.0/modules/content/"
-XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
-_A = "{%s}" % ATOM_NS
+XML_DECLARATION = "<?xml version='1.0' encoding='UTF-8'?>\n"
+
+
+def atom_entry(entry: FeedEntry) -> str:
+    html = _x(entry_html(entry))
+    parts = [f"<id>{_x(entry.id)}</id>", f"<title>{_x(entry.title)}</title>",
+             f"<updated>{_rfc3339(entry.updated)}</updated>"]
+    if entry.author:
+        parts.append(f"<author><name>{_x(entry.author)}</name></author>")
+    if entry.link:
+        parts.append(f"<link href={_attr(entry.link)}/>")
+    else:  # Atom: an entry without an alternate link must carry content
+        parts.append(f'<content type="html">{html}</content>')
+    parts.append(f'<summary type="html">{html}</summary>')
+    parts.extend(f'<category term={_attr(signal)} scheme="{SIGNAL_SCHEME}" label={_attr(signal.replace("_", " "))}/>'
+                 for signal in entry.signals)
+    parts.extend(f'<category term={_attr(prospect)} scheme="{PROSPECT_SCHEME}" '
+                 f'label={_attr(f"{prospect} (score {score:.2f})")}/>' for prospect, score in entry.prospects)
+    parts.append(f"<published>{_rfc3339(entry.published)}</published>")
+    return "  <entry>\n    " + "\n    ".join(parts) + "\n  </entry>\n"
+
+
+def atom_document(doc: FeedDoc, entries: Sequence[str]) -> bytes:
+    head = [f"<id>{_x(doc.id)}</id>", f"<title>{_x(doc.title)}</title>",
+            f"<updated>{_rfc3339(doc.updated)}</updated>", f"<author><name>{GENERATOR}</name></author>",
+            f'<link href={_attr(doc.self_url)} rel="self"/>', f'<link href={_attr(doc.home_url)} rel="alternate"/>']
+    if doc.next_url:
+        head.append(f'<link href={_attr(doc.next_url)} rel="next"/>')
+    head += [f"<generator>{GENERATOR}</generator>", f"<subtitle>{_x(doc.description)}</subtitle>"]
+    return (f'{XML_DECLARATION}<feed xmlns="{ATOM_NS}" xml:lang="en">\n  ' + "\n  ".join(head) + "\n"
+            + "".join(entries) + "</feed>\n").encode("utf-8")
+
+
+def rss_item(entry: FeedEntry) -> str:
+    html = _x(entry_html(entry))
+    parts = [f"<title>{_x(entry.title)}</title>"]
+    if entry.link:
+        parts.append(f"<link>{_x(entry.link)}</link>")
+    parts.append(f"<description>{html}</description>")
+    if not entry.link:
+        parts.append(f"<content:encoded>{html}</content:encoded>")
+    parts.append(f'<guid isPermaLink="false">{_x(entry.id)}</guid>')
+    parts.extend(f'<category domain="{SIGNAL_SCHEME}">{_x(signal.replace("_", " "))}</category>'
+                 for signal in entry.signals)
+    parts.extend(f'<category domain="{PROSPECT_SCHEME}">{_x(f"{prospect} (score {score:.2f})")}</category>'
+                 for prospect, score in entry.prospects)
+    parts.append(f"<pubDate>{http_date(entry.published)}</pubDate>")
+    return "    <item>\n      " + "\n      ".join(parts) + "\n    </item>\n"
+
+
+def rss_document(doc: FeedDoc, items: Sequence[str]) -> bytes:
+    head = [f"<title>{_x(doc.title)}</title>", f"<link>{_x(doc.home_url)}</link>",
+            f"<description>{_x(doc.description)}</description>",
+            f'<atom:link href={_attr(doc.self_url)} rel="self"/>']
+    if doc.next_url:  # paging as in RFC 5005, which RSS readers that page understand
+        head.append(f'<atom:link href={_attr(doc.next_url)} rel="next"/>')
+    head += ["<docs>http://www.rssboard.org/rss-specification</docs>", f"<generator>{GENERATOR}</generator>",
+             "<language>en</language>", f"<lastBuildDate>{http_date(doc.updated)}</lastBuildDate>"]
+    return (f'{XML_DECLARATION}<rss xmlns:atom="{ATOM_NS}" xmlns:content="{CONTENT_NS}" version="2.0">\n'
+            "  <channel>\n    " + "\n    ".join(head) + "\n" + "".join(items)
+            + "  </channel>\n</rss>\n").encode("utf-8")
 
 
 def render_atom(doc: FeedDoc) -> bytes:
-    feed = etree.Element(_A + "feed", nsmap={None: ATOM_NS})
-    feed.set(XML_LANG, "en")
-    _text(feed, _A + "id", doc.id)
-    _text(feed, _A + "title", doc.title)
-    _text(feed, _A + "updated", _rfc3339(doc.updated))
-    _text(etree.SubElement(feed, _A + "author"), _A + "name", GENERATOR)
-    _link(feed, doc.self_url, "self")
-    _link(feed, doc.home_url, "alternate")
-    if doc.next_url:
-        _link(feed, doc.next_url, "next")
-    _text(feed, _A + "generator", GENERATOR)
-    _text(feed, _A + "subtitle", doc.description)
-    for entry in doc.entries:
-        node = etree.SubElement(feed, _A + "entry")
-        _text(node, _A + "id", entry.id)
-        _text(node, _A + "title", entry.title)
-        _text(node, _A + "updated", _rfc3339(entry.updated))
-        if entry.author:
-            _text(etree.SubElement(node, _A + "author"), _A + "name", entry.author)
-        html = entry_html(entry)
-        if entry.link:
-            etree.SubElement(node, _A + "link", href=_xml_safe(entry.link))
-        else:  # Atom: an entry without an alternate link must carry content
-            _text(node, _A + "content", html).set("type", "html")
-        _text(node, _A + "summary", html).set("type", "html")
-        for signal in entry.signals:
-            etree.SubElement(node, _A + "category", term=signal, scheme=SIGNAL_SCHEME,
-                             label=signal.replace("_", " "))
-        for prospect, score in entry.prospects:
-            etree.SubElement(node, _A + "category", term=prospect, scheme=PROSPECT_SCHEME,
-                             label=f"{prospect} (score {score:.2f})")
-        _text(node, _A + "published", _rfc3339(entry.published))
-    return _serialize(feed)
+    return atom_document(doc, [atom_entry(entry) for entry in doc.entries])
 
 
 def render_rss(doc: FeedDoc) -> bytes:
-    rss = etree.Element("rss", nsmap={"atom": ATOM_NS, "content": CONTENT_NS}, version="2.0")
-    channel = etree.SubElement(rss, "channel")
-    _text(channel, "title", doc.title)
-    _text(channel, "link", doc.home_url)
-    _text(channel, "description", doc.description)
-    _link(channel, doc.self_url, "self")
-    if doc.next_url:  # paging as in RFC 5005, which RSS readers that page understand
-        _link(channel, doc.next_url, "next")
-    _text(channel, "docs", "http://www.rssboard.org/rss-specification")
-    _text(channel, "generator", GENERATOR)
-    _text(channel, "language", "en")
-    _text(channel, "lastBuildDate", http_date(doc.updated))
-    for entry in doc.entries:
-        item = etree.SubElement(channel, "item")
-        _text(item, "title", entry.title)
-        if entry.link:
-            _text(item, "link", entry.link)
-        html = entry_html(entry)
-        _text(item, "description", html)
-        if not entry.link:
-            _text(item, "{%s}encoded" % CONTENT_NS, html)
-        _text(item, "guid", entry.id).set("isPermaLink", "false")
-        for signal in entry.signals:
-            _text(item, "category", signal.replace("_", " ")).set("domain", SIGNAL_SCHEME)
-        for prospect, score in entry.prospects:
-            _text(item, "category", f"{prospect} (score {score:.2f})").set("domain", PROSPECT_SCHEME)
-        _text(item, "pubDate", http_date(entry.published))
-    return _serialize(rss)
+    return rss_document(doc, [rss_item(entry) for entry in doc.entries])
 
 
-def _text(parent, tag: str, text: str):
-    node = etree.SubElement(parent, tag)
-    node.text = _xml_safe(text)
-    return node
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 
 
-def _link(parent, href: str, rel: str) -> None:
-    etree.SubElement(parent, _A + "link", href=_xml_safe(href), rel=rel)
+def _x(text: str) -> str:
+    """Text content: escaped, and without the characters XML 1.0 cannot carry (a title from the wild may have them)."""
+    if _NOT_XML.search(text):
+        text = _NOT_XML.sub("", text)
+    return text.translate(_ESCAPES) if ("&" in text or "<" in text or ">" in text) else text
 
 
-def _xml_safe(text: str) -> str:
-    # lxml refuses control characters that XML 1.0 cannot carry; a title from the wild may have them.
-    return _NOT_XML.sub("", text) if _NOT_XML.search(text) else text
-
-
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-
-
-def _serialize(root) -> bytes:
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+def _attr(text: str) -> str:
+    return '"' + _x(text).replace('"', "&quot;").replace("\n", "&#10;").replace("\t", "&#9;") + '"'
 
 
 def http_date(when: datetime) -> str:
@@ -168,6 +163,15 @@ def http_date(when: datetime) -> str:
 
 
 def render_json(doc: FeedDoc) -> bytes:
+    return json_document(doc, [json_item(entry) for entry in doc.entries])
+
+
+def json_item(entry: FeedEntry) -> str:
+    # Compact: json's C encoder serializes only without indent (several times faster).
+    return json.dumps(_json_item(entry), ensure_ascii=False, separators=(",", ":"))
+
+
+def json_document(doc: FeedDoc, items: Sequence[str]) -> bytes:
     feed = {
         "version": "https://jsonfeed.org/version/1.1",
         "title": doc.title,
@@ -175,12 +179,11 @@ def render_json(doc: FeedDoc) -> bytes:
         "feed_url": doc.self_url,
         "description": doc.description,
         "language": "en",
-        "items": [_json_item(entry) for entry in doc.entries],
     }
     if doc.next_url:
         feed["next_url"] = doc.next_url
-    # Compact: json's C encoder serializes only without indent (several times faster).
-    return json.dumps(feed, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    head = json.dumps(feed, ensure_ascii=False, separators=(",", ":"))
+    return (head[:-1] + ',"items":[' + ",".join(items) + "]}").encode("utf-8")
 
 
 def _json_item(entry: FeedEntry) -> dict:
@@ -211,3 +214,6 @@ def _rfc3339(when: datetime) -> str:
 
 
 RENDERERS = {"atom": render_atom, "rss": render_rss, "json": render_json}
+# The same, an entry at a time and then the document around entries already rendered.
+ENTRY_RENDERERS = {"atom": atom_entry, "rss": rss_item, "json": json_item}
+DOCUMENT_RENDERERS = {"atom": atom_document, "rss": rss_document, "json": json_document}

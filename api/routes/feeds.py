@@ -22,7 +22,7 @@ from api.deps import SessionDep, SettingsDep
 from api.feeds import build_entries, feed_validators
 from api.opml import OPML_MEDIA_TYPE, OpmlFeed, render_opml
 from api.problems import BAD_REQUEST, PROBLEM_RESPONSES
-from api.render import MEDIA_TYPES, RENDERERS, FeedDoc
+from api.render import DOCUMENT_RENDERERS, ENTRY_RENDERERS, MEDIA_TYPES, FeedDoc
 from api.render_cache import RenderCache
 from api.settings import ApiSettings, ChannelSpec, StageFilterValue
 from models import feeds, repository
@@ -154,12 +154,27 @@ def serve_feed(request: Request, session, settings: ApiSettings, viewer: Viewer,
 
 def _render(request: Request, session, settings: ApiSettings, fmt: str, subject: FeedSubject,
             page: list[feeds.PageKey], page_size: int, updated: datetime) -> bytes:
-    items = feeds.feed_items(session, [key.item_id for key in page])
-    mentioned = {m.prospect_id for item in items for m in item.mentions}
+    """The document, from entries rendered earlier where their item is unchanged (a polled feed
+    usually changes by an entry or two) and the page's other items loaded and rendered now."""
+    entry_cache: RenderCache | None = getattr(request.app.state, "entries", None)
+    # What an entry shows besides its item: the names of the feed's prospects it mentions. A feed
+    # of every prospect names whichever its items mention, so its entries are not kept.
+    names_key = None
+    if subject.scope is not None and entry_cache is not None:
+        names_key = hashlib.sha256(repr([(p.id, p.name) for p in subject.subjects]).encode()).digest()
+    keys = {key.item_id: (fmt, names_key, key.item_id, key.updated_at, key.source) for key in page}
+    rendered = {i: entry_cache.get(k) for i, k in keys.items()} if names_key is not None else {}
+    missing = [key.item_id for key in page if rendered.get(key.item_id) is None]
+    items = feeds.feed_items(session, missing)
     if subject.scope is not None:
-        mentioned &= set(subject.scope)
-    named = {p.id: p for p in subject.subjects if p.id in mentioned}
-    named.update((p.id, p) for p in feeds.prospects_by_ids(session, sorted(mentioned - set(named))))
+        named = list(subject.subjects)  # entries name only those their item mentions
+    else:
+        named = feeds.prospects_by_ids(session, sorted({m.prospect_id for i in items for m in i.mentions}))
+    render_entry = ENTRY_RENDERERS[fmt]
+    for entry, item in zip(build_entries(items, named), items):
+        rendered[item.id] = render_entry(entry)
+        if names_key is not None:
+            entry_cache.put(keys[item.id], rendered[item.id])
     base = settings.public_url
     # The query exactly as sent: a self link must match the address the reader fetched.
     query_string = request.url.query
@@ -170,8 +185,9 @@ def _render(request: Request, session, settings: ApiSettings, fmt: str, subject:
         next_url = f"{base}{request.url.path}?{'&'.join([*kept, urlencode({'before': cursor_after(page)})])}"
     doc = FeedDoc(id=f"urn:prospect-intel:feed:{subject.key}", title=subject.title,
                   description=subject.description, self_url=self_url, home_url=f"{base}/",
-                  updated=updated, entries=build_entries(items, list(named.values())), next_url=next_url)
-    return RENDERERS[fmt](doc)
+                  updated=updated, next_url=next_url)
+    # An item deleted since the page was read is left out, as a fresh read would.
+    return DOCUMENT_RENDERERS[fmt](doc, [rendered[key.item_id] for key in page if key.item_id in rendered])
 
 
 def _cache_headers(etag: str, last_modified: datetime, settings: ApiSettings, viewer: Viewer) -> dict[str, str]:

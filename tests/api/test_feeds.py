@@ -109,8 +109,9 @@ def test_conditional_requests_get_304_without_rendering(client, monkeypatch):
     etag, modified = first.headers["etag"], first.headers["last-modified"]
     assert first.headers["cache-control"] == "private, max-age=120"  # feeds.max_age from the config
     rendered = []
-    monkeypatch.setitem(feed_routes.RENDERERS, "atom",
-                        lambda doc, real=feed_routes.RENDERERS["atom"]: rendered.append(doc) or real(doc))
+    monkeypatch.setitem(feed_routes.DOCUMENT_RENDERERS, "atom",
+                        lambda doc, entries, real=feed_routes.DOCUMENT_RENDERERS["atom"]:
+                        rendered.append(doc) or real(doc, entries))
     token = {"token": client.seeded.tokens["alice"]}
     again = client.get(f"{ALICE_BUNDLE}.atom", params=token, headers={"If-None-Match": etag})
     assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == etag
@@ -197,8 +198,9 @@ def test_json_feed_check_catches_broken_documents():
 def test_a_feed_fetched_again_unchanged_is_not_rendered_again_but_an_edit_shows_at_once(client, monkeypatch):
     first = get(client, "/feeds/prospects/apple.atom")
     rendered = []
-    monkeypatch.setitem(feed_routes.RENDERERS, "atom",
-                        lambda doc, real=feed_routes.RENDERERS["atom"]: rendered.append(doc) or real(doc))
+    monkeypatch.setitem(feed_routes.DOCUMENT_RENDERERS, "atom",
+                        lambda doc, entries, real=feed_routes.DOCUMENT_RENDERERS["atom"]:
+                        rendered.append(doc) or real(doc, entries))
     again = get(client, "/feeds/prospects/apple.atom")  # a reader without validators
     assert again.content == first.content and again.headers["etag"] == first.headers["etag"] and rendered == []
     # The prospect is renamed in the config: the same items, a new name in every entry, a new ETag.
@@ -210,3 +212,27 @@ def test_a_feed_fetched_again_unchanged_is_not_rendered_again_but_an_edit_shows_
     edited = get(client, "/feeds/prospects/apple.atom")
     assert edited.headers["etag"] != first.headers["etag"] and len(rendered) == 1
     assert "About Apple Computer" in edited.text and "About Apple Inc." not in edited.text
+
+
+def test_a_feed_that_gained_an_entry_loads_only_that_item_and_reads_as_a_fresh_render(client, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from tests.api.conftest import make_settings
+
+    for fmt in ("atom", "rss", "json"):
+        get(client, f"{ALICE_BUNDLE}.{fmt}")
+    client.seeded.store("news", [news_item("n11", "Apple opens a lab in Nairobi", 0.05, [("apple", 0.9)],
+                                           [("expansion", 0.8, "apple")])])
+    loaded = []
+    real = feed_routes.feeds.feed_items
+    monkeypatch.setattr(feed_routes.feeds, "feed_items", lambda session, ids: loaded.append(list(ids)) or real(session, ids))
+    kept = {fmt: get(client, f"{ALICE_BUNDLE}.{fmt}").content for fmt in ("atom", "rss", "json")}
+    assert [len(ids) for ids in loaded] == [1, 1, 1]  # the new item only, once per format
+    assert titles(client.get(f"{ALICE_BUNDLE}.atom", params={"token": client.seeded.tokens["alice"]}))[0] == \
+        "Apple opens a lab in Nairobi"
+    fresh_app = create_app(make_settings(client.seeded.url), client.seeded.sessions)  # nothing kept yet
+    with TestClient(fresh_app, base_url="http://feeds.test") as fresh:
+        fresh.seeded = client.seeded
+        for fmt, body in kept.items():
+            assert get(fresh, f"{ALICE_BUNDLE}.{fmt}").content == body, fmt
