@@ -485,7 +485,8 @@ class ChannelConfig(Strict):
     description: str | None = None
     signal: StrList = []
     min_score: float | None = Field(None, ge=0, le=1)
-    stage: list[Stage] = []
+    # Items with a signal that helps these stages; current: the stage each prospect is in (as `?stage=`).
+    stage: list[Stage | Literal["current"]] = []
     source: StrList = []
     q: str | None = None
     # owned: the prospects of the token's user ("my prospects"); all: every prospect.

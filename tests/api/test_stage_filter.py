@@ -29,6 +29,7 @@ TIM_COOK, FUNDING, PARIS, PARTNER, ACQUIRE = ("Tim Cook names a new Apple CFO", 
                                               "Snowflake opens a Paris region",
                                               "Snowflake and Siemens partner on industrial data",
                                               "Apple to acquire a small AI start-up")
+SIEMENS_WIN = "Siemens AG wins rail signalling contract"
 
 
 @contextmanager
@@ -79,14 +80,18 @@ def test_stage_keeps_items_with_a_signal_that_helps_that_stage(seeded, tmp_path)
         assert stages(http, "/feeds/prospects/apple.atom", "pricing") == [FUNDING]
         # The JSON items API reads the parameter the same way (over every prospect: Siemens' contract win too).
         items = http.get("/api/v1/items", params={"stage": "delivering"}).json()["items"]
-        assert [i["title"] for i in items] == [PARIS, "Siemens AG wins rail signalling contract", ACQUIRE]
+        assert [i["title"] for i in items] == [PARIS, SIEMENS_WIN, ACQUIRE]
 
 
 def test_stage_current_filters_each_prospect_by_the_stage_it_is_in(seeded, tmp_path):
-    with serving(app_from_config(tmp_path, seeded.url)) as http:
+    channel = {"name": "now", "title": "What helps each account now", "stage": ["current"], "prospects": "all"}
+    with serving(app_from_config(tmp_path, seeded.url, channels=[channel])) as http:
         # apple (qualifying): all three of its items help; snowflake (delivering): the new region does,
         # the partnership (which helps prospecting, qualifying, proposing) does not.
         assert stages(http, ALICE_BUNDLE, "current") == [TIM_COOK, FUNDING, PARIS, ACQUIRE]
+        # A channel can say the same in the config (over every prospect: siemens is prospecting).
+        assert titles(http.get("/feeds/channels/now.atom")) == [TIM_COOK, FUNDING, PARIS, SIEMENS_WIN, PARTNER,
+                                                                ACQUIRE]
         first = http.get(ALICE_BUNDLE, params={"stage": "current"})
         # Apple moves on to delivering: its feed now keeps what helps delivering, and says so in its validators.
         moved = [dict(p, stage="delivering") if p["id"] == "apple" else p for p in PROSPECTS]
@@ -95,6 +100,7 @@ def test_stage_current_filters_each_prospect_by_the_stage_it_is_in(seeded, tmp_p
         assert http.get(ALICE_BUNDLE, params={"stage": "current"},
                         headers={"If-None-Match": first.headers["etag"]}).status_code == 200
         assert stages(http, ALICE_BUNDLE, "current") == [PARIS, ACQUIRE]
+        assert titles(http.get("/feeds/channels/now.atom")) == [PARIS, SIEMENS_WIN, PARTNER, ACQUIRE]
         items = http.get("/api/v1/items", params={"stage": "current"}).json()["items"]
         assert PARIS in [i["title"] for i in items] and FUNDING not in [i["title"] for i in items]
 
