@@ -1,13 +1,15 @@
 """Phrases (prospect names, tickers, keywords ...) found in docs by one PhraseMatcher pass.
 
-A phrase is keyed by the hashes of its tokens' lower-case forms, exactly the
-values spaCy stores for the LOWER attribute, so the PhraseMatcher takes the
-keys as they are: no `Doc` per phrase, and nothing of 100,000 prospect names
-added to the pipeline's vocabulary or its tokenizer cache (which then keeps
-caching the words of the news instead). Phrases are split into tokens by a
-private copy of the pipeline's tokenizer, one whitespace-separated chunk at a
-time (the tokenizer itself works chunk by chunk), and a chunk of letters
-that is no special case is one token without asking it.
+A phrase is keyed by the string ids of its tokens' lower-case forms (or of the
+tokens as written, for an ORTH index), exactly the values spaCy stores for
+the attribute, hashes or its own symbol ids ("agent" is one), so the
+PhraseMatcher takes the keys as they are: no `Doc` per phrase, and nothing of
+100,000 prospect names added to the pipeline's vocabulary or its tokenizer
+cache (which then keeps caching the words of the news instead). Phrases are
+split by a private copy of the pipeline's tokenizer, one space-separated
+chunk at a time as the tokenizer itself works: a chunk of letters that is no
+special case is one token without asking, the rest are tokenized 5,000 to a
+doc.
 
 What a phrase means is kept beside the matcher: any number of meanings per
 phrase, added and removed one by one. The matcher itself cannot forget one

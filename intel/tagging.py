@@ -1,8 +1,10 @@
 """Tag text against the prospect list with spaCy: mentions, trigger-event signals, organizations.
 
-The matchers are built once from tokenizer docs (`tokenizer.pipe`, never
-`nlp()`) and updated in place when prospects change (`ProspectTagger.update`),
-so 100,000 prospects cost one hash lookup per token like ten do.
+Every form of every prospect is split by the pipeline's tokenizer rules (never
+`nlp()`) into a phrase index (`intel.phrase_index`) that is updated in place
+when prospects change (`ProspectTagger.update`), so 100,000 prospects cost one
+hash lookup per token like ten do, and a matched phrase costs Python work
+only for what it means.
 
 A mention's score is `confidence × salience`:
 - confidence that the words mean this prospect, a noisy-OR of independent
