@@ -7,9 +7,10 @@ loopback feed farm (its own process):
   - prospect-intel, tagging on: the whole pipeline, tagging against 10,000 prospects;
   - reader (lemon24/reader from PyPI) updating the same feeds with as many threads.
 Then the peak RSS of a worker process ingesting 1,000,000 items (full size only;
---quick ingests fewer and extrapolates, and says so).
+--quick ingests fewer and extrapolates, and says so; --memory-only runs just that,
+printing the worker's peak RSS after every round of 50,000 items).
 
-    .venv/bin/python bench/ingest.py [--quick]
+    .venv/bin/python bench/ingest.py [--quick | --memory-only]
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -26,8 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import (FeedFarm, Stopwatch, companies, machine, owners_for, peak_rss_mb,  # noqa: E402
                           summary_line, write_config)
 
-FULL = {"feeds": 1000, "items": 50, "prospects": 10_000, "rss_items": 1_000_000}
-QUICK = {"feeds": 40, "items": 50, "prospects": 1_000, "rss_items": 4_000}
+# The memory run: `memory_feeds` rolling feeds bring `memory_feeds` x `items` new items per round.
+FULL = {"feeds": 1000, "items": 50, "prospects": 10_000, "rss_items": 1_000_000, "memory_feeds": 1000}
+QUICK = {"feeds": 40, "items": 50, "prospects": 1_000, "rss_items": 3_000, "memory_feeds": 20}
 THREADS = 4
 _INTEL_STAGES = {}  # the pipeline's own story and discovery stages, kept while a tagging-off run replaces them
 
@@ -123,29 +126,40 @@ def rss_child(config_path: str, target: int) -> None:
 
 
 def measure_rss(feeds: int, items: int, prospects: list[dict], target: int, folder: Path,
-                names: list[str]) -> list[tuple[int, float]]:
-    farm = FeedFarm(feeds, items, names, rolling=True)  # every fetch brings 50 new items
+                names: list[str], progress: bool = False) -> list[tuple[int, float]]:
+    """Peak RSS of a fresh worker process after each round; printed as it goes when `progress`."""
+    farm = FeedFarm(feeds, items, names, rolling=True)  # every fetch brings `items` new items
+    rounds: list[tuple[int, float]] = []
     try:
         config = write_config(folder, f"sqlite:///{folder / 'intel.db'}", farm.urls(), prospects,
                               workers=THREADS, per_host=THREADS)
-        child = subprocess.run([sys.executable, __file__, "--rss-child", str(config), "--target", str(target)],
-                               capture_output=True, text=True, check=False)
+        with subprocess.Popen([sys.executable, __file__, "--rss-child", str(config), "--target", str(target)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as child:
+            for line in child.stdout:
+                stored, peak = line.split()
+                rounds.append((int(stored), float(peak)))
+                if progress:
+                    print(f"    {int(stored):>9,} items stored, worker peak RSS {float(peak):.0f} MiB", flush=True)
+            errors = child.stderr.read()
     finally:
         farm.close()
     if child.returncode != 0:
-        raise SystemExit(f"the memory run failed:\n{child.stderr[-3000:]}")
-    return [(int(a), float(b)) for a, b in (line.split() for line in child.stdout.splitlines() if line.strip())]
+        raise SystemExit(f"the memory run failed:\n{errors[-3000:]}")
+    return rounds
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a reduced size that finishes in under a minute")
+    parser.add_argument("--memory-only", action="store_true",
+                        help="only the memory run (a worker ingesting 1,000,000 items; long), with progress")
     parser.add_argument("--rss-child", help=argparse.SUPPRESS)
     parser.add_argument("--target", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.rss_child:
         rss_child(args.rss_child, args.target)
         return
+    began = time.perf_counter()
     size = QUICK if args.quick else FULL
     import logging
     logging.basicConfig(level=logging.WARNING)
@@ -154,6 +168,9 @@ def main() -> None:
 
     prospects = owners_for(companies(size["prospects"]))
     names = [p["name"] for p in prospects[:2000]]  # news is about listed companies and some small ones
+    if args.memory_only:
+        memory_only(size, prospects, names)
+        return
     print(f"ingest: {size['feeds']} feeds x {size['items']} items on loopback, {size['prospects']} prospects, "
           f"{THREADS} threads each; {machine()}{' (--quick)' if args.quick else ''}")
     farm = FeedFarm(size["feeds"], size["items"], names)
@@ -171,7 +188,8 @@ def main() -> None:
         print(f"  prospect-intel, tagging on:  {on['items']:>7} items in {on['seconds']:6.2f} s "
               f"= {on['per_s']:7.0f} items/s   {on['per_s'] / peer['per_s']:.2f}x reader (goal >= 1x); "
               f"matcher for {size['prospects']} prospects built once in {on['build_s']:.1f} s")
-        rounds = measure_rss(size["feeds"], size["items"], prospects, size["rss_items"], tmp_path / "rss", names)
+        rounds = measure_rss(size["memory_feeds"], size["items"], prospects, size["rss_items"],
+                             tmp_path / "rss", names, progress=not args.quick)
     stored, peak = rounds[-1]
     if args.quick:
         first_items, first_peak = rounds[0]
@@ -184,9 +202,25 @@ def main() -> None:
     else:
         print(f"  worker peak RSS: {peak:.0f} MiB after ingesting {stored} items (tagging on; goal < 500 MiB)")
         rss_key, rss_value = "rss_mb_1m", peak
+    print(f"  ({time.perf_counter() - began:.0f} s in all)")
     print(summary_line(items_per_s_off=off["per_s"], items_per_s_on=on["per_s"], reader_items_per_s=peer["per_s"],
                        vs_reader_off=off["per_s"] / peer["per_s"], vs_reader_on=on["per_s"] / peer["per_s"],
                        **{rss_key: rss_value}, quick=int(args.quick)))
+
+
+def memory_only(size: dict, prospects: list[dict], names: list[str]) -> None:
+    """The memory run alone: a fresh worker ingesting `rss_items` items, tagging on, round by round."""
+    began = time.perf_counter()
+    print(f"ingest memory: a worker ingesting {size['rss_items']:,} items ({size['memory_feeds']} rolling feeds x "
+          f"{size['items']} new items per round), {size['prospects']} prospects; {machine()}")
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-rss-") as tmp:
+        rounds = measure_rss(size["memory_feeds"], size["items"], prospects, size["rss_items"], Path(tmp), names,
+                             progress=True)
+    stored, peak = rounds[-1]
+    seconds = time.perf_counter() - began
+    print(f"  worker peak RSS: {peak:.0f} MiB after ingesting {stored:,} items in {seconds:.0f} s "
+          f"({stored / seconds:.0f} items/s; tagging on; goal < 500 MiB)")
+    print(summary_line(rss_mb_1m=peak, items=stored, seconds=seconds))
 
 
 def _version() -> str:

@@ -1,4 +1,4 @@
-"""RSS 0.9x/1.0/2.0 and Atom feeds: fetched politely, parsed by feedparser."""
+"""RSS 0.9x/1.0/2.0 and Atom feeds: fetched politely, parsed by lxml when plain (connectors.fast_feed), else feedparser."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 import feedparser
 
 from connectors.base import FetchResult, ParseError, RawItem, SourceSpec
+from connectors.fast_feed import parse_plain_feed
 from connectors.http import PoliteClient, fetch_fields
 
 
@@ -33,6 +34,16 @@ class RssConnector:
 def parse_feed(body: bytes, *, base_url: str = "", content_type: str | None = None,
                visibility: str = "external") -> tuple[tuple[RawItem, ...], tuple[str, ...]]:
     """Parse feed bytes into RawItems; a document with no feed in it is a ParseError."""
+    refuse_entity_declarations(body)
+    items = parse_plain_feed(body, base_url=base_url, content_type=content_type, visibility=visibility)
+    if items is not None:
+        return items, ()
+    return parse_with_feedparser(body, base_url=base_url, content_type=content_type, visibility=visibility)
+
+
+def parse_with_feedparser(body: bytes, *, base_url: str = "", content_type: str | None = None,
+                          visibility: str = "external") -> tuple[tuple[RawItem, ...], tuple[str, ...]]:
+    """Any feed feedparser reads, however malformed or encoded (the slow, lenient path)."""
     refuse_entity_declarations(body)
     headers = {"content-location": base_url}
     if content_type:

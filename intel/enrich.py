@@ -19,12 +19,18 @@ from models.repository import StoredRun
 from models.stories import StoryPrint, assign_stories, serialize_story_assignment
 
 
+STORY_SLICE = 2000
+
+
 def fingerprints(keyed: Sequence[tuple[str, RawItem]], keys: set[str] | None = None) -> dict[str, StoryPrint]:
     """Story fingerprints of the items whose keys are in `keys` (all when None), computed together.
 
     The pipeline computes them before its write transaction, for the items not stored yet:
-    CPU work done outside the transaction does not hold up other runs' writes.
+    CPU work done outside the transaction does not hold up other runs' writes. Bigger runs
+    get theirs slice by slice in `enrich_run` (a fingerprint is a few kB).
     """
+    if keys is not None and not keys:
+        return {}
     chosen = [(key, item) for key, item in keyed if keys is None or key in keys]
     prints = story_prints([(item.title, item.summary, item.url) for _, item in chosen])
     return {key: fingerprint for (key, _), fingerprint in zip(chosen, prints)}
@@ -38,13 +44,18 @@ def enrich_run(session: Session, source_id: str, keyed: Sequence[tuple[str, RawI
     `prints` may lack some unclustered items (stored by a run that skipped stories): computed here.
     """
     tagging = config.tagging
-    missing = set(stored.unclustered) - set(prints)
-    if missing:
-        prints = {**prints, **fingerprints(keyed, missing)}
     if stored.unclustered:  # held already when the run brought new items; taking it again is free
         serialize_story_assignment(session)
-    assign_stories(session, source_id, {item_id: prints[key] for key, item_id in stored.unclustered.items()},
-                   now=now, window=timedelta(seconds=tagging.story_window), threshold=tagging.story_similarity)
+    # A big run (a 20,000-entry feed) is clustered in slices: each slice finds the stories the
+    # slices before it started in the database, so memory stays that of one slice.
+    unclustered = sorted(stored.unclustered.items(), key=lambda pair: pair[1])
+    for start in range(0, len(unclustered), STORY_SLICE):
+        chunk = dict(unclustered[start:start + STORY_SLICE])
+        missing = set(chunk) - set(prints)
+        chunk_prints = {**{key: prints[key] for key in set(chunk) - missing}, **fingerprints(keyed, missing)}
+        assign_stories(session, source_id, {item_id: chunk_prints[key] for key, item_id in chunk.items()},
+                       now=now, window=timedelta(seconds=tagging.story_window),
+                       threshold=tagging.story_similarity)
     found = {}
     for (key, _), tag in zip(keyed, tags):
         if tag.organizations:

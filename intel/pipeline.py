@@ -20,7 +20,7 @@ from intel.clock import utcnow
 from intel.normalize import reuse_known_keys, with_storage_keys
 from intel.schedule import next_check_after_failure, next_check_after_success
 from intel.settings import Config, ProspectRecord
-from intel.enrich import enrich_run, fingerprints
+from intel.enrich import STORY_SLICE, enrich_run, fingerprints
 from intel.tagging import ProspectTagger, TagInput, load_pipeline
 from models import item_keys, repository
 from models.stories import serialize_story_assignment
@@ -120,7 +120,8 @@ class Pipeline:
 
     def _store(self, state: SourceState, started: datetime, result: FetchResult) -> RunOutcome:
         keyed, fresh = self._keyed(state.id, result.items)
-        prints = fingerprints(keyed, fresh)  # CPU work, done before the write transaction
+        # CPU work, done before the write transaction (big runs: slice by slice in enrich_run)
+        prints = fingerprints(keyed, fresh) if len(fresh) <= STORY_SLICE else {}
         tags = self.tag([TagInput(item.title, item.summary, item.content, item.url) for _, item in keyed]) \
             if keyed else []
         with self.sessions() as session:

@@ -21,6 +21,7 @@ from models.tables import Item, Mention, Story, StoryBand
 URL_BAND = -1  # the band that holds the canonical link: the same link is the same story outright
 _CANDIDATES = 5
 _IN_CHUNK = 500
+_ANALYZE_AFTER = 20_000  # band rows written at once (600 new stories)
 
 
 @dataclass(frozen=True)
@@ -97,24 +98,30 @@ class _Known:
 
 
 def _known_stories(session: Session, hashes: set[str], since: datetime) -> _Known:
-    by_hash: dict[str, set] = {}
+    # Two indexed steps, not one join: PostgreSQL planned the join (with statistics that lag a big
+    # run's own inserts) as a scan of every story per lookup.
+    candidates: dict[str, set] = {}
     wanted = list(hashes)
     for start in range(0, len(wanted), _IN_CHUNK):
-        for story_id, digest in session.execute(
-                select(StoryBand.story_id, StoryBand.hash).join(Story, Story.id == StoryBand.story_id)
-                .where(StoryBand.hash.in_(wanted[start:start + _IN_CHUNK]), Story.updated_at >= since)):
-            by_hash.setdefault(digest, set()).add(story_id)
-    ids = list({i for found in by_hash.values() for i in found})
-    known = _Known(by_hash, {}, {}, {})
+        for story_id, digest in session.execute(select(StoryBand.story_id, StoryBand.hash)
+                                                .where(StoryBand.hash.in_(wanted[start:start + _IN_CHUNK]))):
+            candidates.setdefault(digest, set()).add(story_id)
+    ids = list({i for found in candidates.values() for i in found})
+    known = _Known({}, {}, {}, {})
     for start in range(0, len(ids), _IN_CHUNK):
         chunk = ids[start:start + _IN_CHUNK]
         for story_id, signature, lead in session.execute(
-                select(Story.id, Story.signature, Story.lead_item_id).where(Story.id.in_(chunk))):
+                select(Story.id, Story.signature, Story.lead_item_id)
+                .where(Story.id.in_(chunk), Story.updated_at >= since)):
             known.signatures[story_id] = tuple(signature or ())
             known.leads[story_id] = lead
         for story_id, member_source in session.execute(
                 select(Item.story_id, Item.source_id).where(Item.story_id.in_(chunk)).distinct()):
             known.sources.setdefault(story_id, set()).add(member_source)
+    for digest, found in candidates.items():  # stories outside the window are no candidates
+        within = {story_id for story_id in found if story_id in known.signatures}
+        if within:
+            known.by_hash[digest] = within
     return known
 
 
@@ -155,10 +162,29 @@ def _insert_started(session: Session, started: list[_NewStory], now: datetime) -
                 for s in chunk]
         for story, (story_id,) in zip(chunk, session.execute(statement, rows)):
             story.id = story_id
-    bands = [{"band": band, "hash": digest, "story_id": s.id}
-             for s in started for band, digest in dict(s.fingerprint.bands).items()]
-    for start in range(0, len(bands), 5000):
-        session.execute(insert(StoryBand.__table__), bands[start:start + 5000])
+    _insert_bands(session, [(band, digest, s.id) for s in started for band, digest in dict(s.fingerprint.bands).items()])
+
+
+def _insert_bands(session: Session, rows: list[tuple[int, str, int]]) -> None:
+    """33 rows per story, straight to the driver: COPY on PostgreSQL, executemany on SQLite.
+
+    SQLAlchemy's per-row parameter handling cost more than SQLite's inserts, and psycopg's
+    executemany a round trip per row. After a big batch PostgreSQL's statistics are refreshed:
+    planned on a table it believes small, the next slice's band lookups scanned every row.
+    """
+    if not rows:
+        return
+    connection = session.connection()
+    table = StoryBand.__tablename__
+    if connection.dialect.name == "postgresql":
+        with connection.connection.driver_connection.cursor() as cursor:
+            with cursor.copy(f"COPY {table} (band, hash, story_id) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        if len(rows) >= _ANALYZE_AFTER:
+            connection.exec_driver_sql(f"ANALYZE {table}")
+        return
+    connection.exec_driver_sql(f"INSERT INTO {table} (band, hash, story_id) VALUES (?, ?, ?)", rows)
 
 
 def _set_story_ids(session: Session, members: list[tuple[int, int]]) -> None:
@@ -249,7 +275,7 @@ def story_members(session: Session, story_id: int) -> list[Item]:
 
 
 # Names the cluster-wide story lock (see models/locks.py for the others): "PROS" 3.
-STORY_LOCK = 0x50524F53_0003
+STORY_LOCK = 0x50524F53_0003 & 0x7FFFFFFF
 
 
 def serialize_story_assignment(session: Session) -> None:
@@ -259,7 +285,10 @@ def serialize_story_assignment(session: Session) -> None:
     for the story, find none (neither sees the other's uncommitted rows) and
     both start it. Taken first in the run's transaction, before any row is
     written, so it cannot deadlock with the row locks the run takes later.
-    SQLite needs nothing: its write lock already lets one writer in at a time.
+    Advisory locks are per database, so the key includes the schema: prospect-intel
+    installations (or test runs) in other schemas of the same database never wait
+    on each other. SQLite needs nothing: its write lock lets one writer in at a time.
     """
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": STORY_LOCK})
+        session.execute(text("SELECT pg_advisory_xact_lock(:key, hashtext(current_schema()))"),
+                        {"key": STORY_LOCK})

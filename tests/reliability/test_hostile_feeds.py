@@ -9,7 +9,6 @@ ingests as if nothing happened.
 from __future__ import annotations
 
 import gzip
-import os
 import random
 
 import pytest
@@ -175,9 +174,7 @@ def test_nul_and_control_characters_are_stored_without_them(feed_server, write_c
     assert_good_feed_unaffected(pipeline, outcomes)
 
 
-# 20,000 entries take minutes per database to store (story clustering and tagging run per item; see the
-# README), so the default tier feeds 1,000 and INTEL_BIG_FEED=1 runs the full 20,000.
-BIG_FEED = 20_000 if os.environ.get("INTEL_BIG_FEED") else 1_000
+BIG_FEED = 20_000
 
 
 @pytest.mark.slow
