@@ -71,7 +71,7 @@ def build_entries(items: Sequence[FeedItem], prospects: Sequence[Prospect]) -> t
         mentioned = tuple((m.prospect_id, m.score) for m in item.mentions if m.prospect_id in wanted)
         entries.append(FeedEntry(
             id=entry_id(item.id), title=item.title, link=item.url,
-            summary_html=sanitize_html(item.summary or item.content),
+            summary_html=sanitize_html(item.text),
             published=item.published_at or item.first_seen_at, updated=entry_updated(item),
             source=item.source,
             why=_why(item.mentions, item.signals, item.source, item.also_reported_by, wanted, names),
