@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from intel.cli import _api_app
-from intel.stories import story_print
+from intel.stories import story_print, story_prints
 from models.stories import similarity
 from models.tables import Item
 from tests.conftest import rss_feed, start_pipeline
@@ -82,3 +82,16 @@ def test_copies_within_one_run_join_the_story_that_run_started(feed_server, writ
         items = {i.guid: i for i in session.scalars(select(Item))}
         assert items["wire-1"].story_id == items["dr-77"].story_id != items["wire-2"].story_id
         assert items["wire-1"].story.item_count == 2 and items["wire-1"].story.source_count == 1
+
+
+def test_fingerprints_are_stable_across_versions_and_runs():
+    """Stored signatures and bands are compared with ones computed later: the numbers must not drift."""
+    fingerprint = story_print("Siemens AG wins rail contract", "<p>Siemens will supply trains.</p>",
+                              "https://x.example.com/a?utm_source=rss")
+    assert fingerprint.signature[:4] == (79183160, 55366420, 30891731, 64891913)
+    assert fingerprint.bands[0] == (0, "25f6aec67114969c")
+    assert fingerprint.bands[-1] == (-1, "922f456931bb3f474ca615178ccdff84")  # the canonical link's band, as in version 1
+    # computed alone or among many, an item gets the same fingerprint
+    batch = story_prints([("Other news", "", None), ("Siemens AG wins rail contract",
+                          "<p>Siemens will supply trains.</p>", "https://x.example.com/a?utm_source=rss")] * 50)
+    assert batch[1] == fingerprint and batch[99] == fingerprint
