@@ -24,10 +24,10 @@ def rfc822(when) -> str:
     return email.utils.format_datetime(when, usegmt=True)
 
 
-def story(guid: str, published, title: str) -> dict:
+def story(guid: str, published, title: str,
+          description: str = "Siemens AG said on Monday it raised $200 million in a funding round.") -> dict:
     return {"title": title, "link": f"https://news.example.com/{guid}", "guid": guid,
-            "description": "Siemens AG said on Monday it raised $200 million in a funding round.",
-            "pubDate": rfc822(published)}
+            "description": description, "pubDate": rfc822(published)}
 
 
 def titles(sessions) -> set[str]:
@@ -108,8 +108,11 @@ def test_a_story_outlives_its_pruned_lead_and_goes_with_its_last_copy(feed_serve
 
     now = utcnow()
     long_ago = now - timedelta(days=300)
-    lone = story("lone", long_ago, "Lone: Siemens AG opens a plant in Austin")
-    shared = story("shared", long_ago, "Shared: Siemens AG wins a rail contract in Norway")
+    # Two different stories, so with summaries of their own (sharing one, they were at Jaccard 0.5: one story).
+    lone = story("lone", long_ago, "Lone: Siemens AG opens a plant in Austin",
+                 "The Texas site will build switchgear and employ 500 people from next spring.")
+    shared = story("shared", long_ago, "Shared: Siemens AG wins a rail contract in Norway",
+                   "Bane NOR ordered signalling for 300 km of track, to be delivered by 2029.")
     old_url = feed_server.serve("/old.xml", rss_feed(lone, shared))
     new_url = feed_server.serve("/new.xml", rss_feed(dict(shared, guid="shared-copy")))
     config = write_config([{"id": "old-wire", "kind": "rss", "url": old_url},
