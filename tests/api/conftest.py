@@ -11,6 +11,7 @@ import hashlib
 import socket
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
@@ -141,6 +142,23 @@ class LiveServer:
     app: object
 
 
+@contextmanager
+def on_loopback(app, sock: socket.socket):
+    """`app` served by a real uvicorn in a thread on `sock` (bound to 127.0.0.1) until the block ends."""
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert server.started, "uvicorn did not start"
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
 @pytest.fixture
 def live_server(seeded):
     sock = socket.socket()
@@ -158,14 +176,6 @@ def live_server(seeded):
             await send(message)
         await app(scope, receive, record if scope["type"] == "http" else send)
 
-    server = uvicorn.Server(uvicorn.Config(recording, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started, "uvicorn did not start"
-    yield LiveServer(base, seen, app)
-    server.should_exit = True
-    thread.join(timeout=10)
+    with on_loopback(recording, sock):
+        yield LiveServer(base, seen, app)
     sock.close()

@@ -7,21 +7,18 @@ Served by a real uvicorn on loopback, from an app built the way `intel serve` bu
 from __future__ import annotations
 
 import socket
-import threading
-import time
 from contextlib import contextmanager
 from datetime import timedelta
 
 import feedparser
 import httpx
 import pytest
-import uvicorn
 import yaml
 
 from intel.cli import _api_app
 from intel.config import load_config
 from models import repository
-from tests.api.conftest import NOW, PROSPECTS, news_item
+from tests.api.conftest import NOW, PROSPECTS, news_item, on_loopback
 
 ALICE_BUNDLE = "/feeds/users/alice@example.com.atom"
 # Alice owns apple (qualifying) and snowflake (delivering); her five external items, newest first:
@@ -37,19 +34,11 @@ def serving(app):
     """The app on a real loopback HTTP server; yields an httpx client for it."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started, "uvicorn did not start"
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{sock.getsockname()[1]}", timeout=30) as http:
+        with on_loopback(app, sock), \
+                httpx.Client(base_url=f"http://127.0.0.1:{sock.getsockname()[1]}", timeout=30) as http:
             yield http
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
         sock.close()
 
 
