@@ -38,20 +38,16 @@ _INTEL_STAGES = {}  # the pipeline's own story and discovery stages, kept while 
 def start_worker(config_path: Path, tagging: bool):
     """Migrate, sync and build a worker exactly as `intel worker` does; tagging off skips only tagging."""
     import intel.pipeline
+    from intel.cli import _prepare
     from intel.config import load_config
     from intel.pipeline import Pipeline
-    from intel.sync import sync_config
     from intel.tagging import TagResult
     from intel.worker import Worker
-    from models.db import make_engine, make_sessionmaker, upgrade
 
     _INTEL_STAGES.setdefault("enrich_run", intel.pipeline.enrich_run)
     _INTEL_STAGES.setdefault("fingerprints", intel.pipeline.fingerprints)
     config = load_config(config_path)
-    engine = make_engine(config.database)
-    upgrade(engine)
-    sessions = make_sessionmaker(engine)
-    sync_config(sessions, config)
+    sessions = _prepare(config)  # migrate and sync, as `intel worker` starts
     pipeline = Pipeline(config, sessions)
     # Story clustering and lead discovery (intel.enrich: fingerprints, then enrich_run); off with tagging.
     intel.pipeline.enrich_run = _INTEL_STAGES["enrich_run"] if tagging else (lambda *args, **kwargs: None)
