@@ -137,7 +137,7 @@ def test_no_token_ever_sees_more_than_its_scope(site, items, token_specs):
                     for marker, visibility, about in stored:
                         if (visibility == "external" or internal) and about & in_scope:
                             assert marker in body, f"a visible item is missing: {where}"
-                if f"/feeds/users/" in path and not path.endswith(".opml"):
+                if "/feeds/users/" in path and not path.endswith(".opml"):
                     feed_user = path.split("/feeds/users/")[1].rsplit(".", 1)[0]
                     if not all_prospects and feed_user != user:
                         assert response.status_code == 404, where

@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 import models.db
 from intel import pipeline as pipeline_module, worker as worker_module
 from models.tables import Item, Source
-from tests.conftest import POSTGRES_URL, _postgres_reachable, rss_feed, start_pipeline
+from tests.conftest import rss_feed, start_pipeline
 from tests.reliability.conftest import health, item_count
 
 REPO = Path(__file__).resolve().parents[2]

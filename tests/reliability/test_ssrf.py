@@ -17,7 +17,6 @@ from connectors.netguard import AddressRefused
 from intel.pipeline import Pipeline
 from intel.sync import sync_config
 from models.db import make_engine, make_sessionmaker, upgrade
-from tests.conftest import rss_feed
 from tests.reliability.conftest import GOOD_ITEMS, health, serve_good_feed
 
 # (how the host is written in a URL, what it means)
