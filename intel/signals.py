@@ -30,7 +30,7 @@ from spacy.strings import get_string_id
 from spacy.tokens import Doc
 
 from intel.common_words import log_probability
-from intel.phrase_index import PhraseSplitter, span_text
+from intel.phrase_index import Phrase, PhraseSplitter, span_text
 from intel.settings import STAGES, SignalsConfig, SignalTypeConfig
 from intel.signal_taxonomy import DEFAULT_TAXONOMY, Rule, SignalType
 from models.values import Signal
@@ -40,6 +40,10 @@ KEYWORD_WEIGHT = 0.3
 MAX_SCORE = 0.99
 # How far (in tokens) a prospect mention may sit from the trigger words to take a role.
 ROLE_WINDOW = 12
+# A rule form is screened by a word it needs only when that word is this rare (as a unigram
+# probability: "million", "deal", "by" are; "the", "to", "of" would make the phrase pass report
+# every few words, for less than the tries they save).
+RARE_MASS = math.exp(-5.5)
 
 
 class MentionSpan(NamedTuple):
@@ -69,31 +73,64 @@ class SignalDetector:
         known = self.types.get(signal_type)
         return known.stages if known else ()
 
+    def phrases(self) -> list[tuple[tuple[int, ...], PhraseMeaning]]:
+        """The phrases the rules and keywords look for, for a caller's own phrase pass (see `detect`)."""
+        return self.matcher.phrases()
+
     def detect(self, doc: Doc, fields: Sequence[tuple[str, int, int]],
-               mentions: Sequence[MentionSpan]) -> list[Signal]:
-        hits: dict[str, list[tuple[float, str, Rule | None, int, int]]] = defaultdict(list)
-        rule_hits, keyword_hits = self.matcher(doc)
+               mentions: Sequence[MentionSpan],
+               found: list[tuple[PhraseMeaning, int, int]] | None = None) -> list[Signal]:
+        """Signals in the doc; `found` is where `phrases()` occur in it, when the caller's own phrase
+        pass found them (in the matcher's order: by start, then end), else this one looks."""
+        rule_hits, keyword_hits = self.matcher(doc) if found is None else self.matcher.match(doc, found)
         if not rule_hits and not keyword_hits:
             return []
+        hits: dict[str, list[tuple[float, str, Rule | None, int, int]]] = {}
         places: dict[int, str] = {}
         for key, start, end in rule_hits:
             type_name, rule, strength = self._rules[key]
-            where = places.get(start) or places.setdefault(start, _field_of(doc, start, fields))
-            hits[type_name].append((strength * FIELD_WEIGHT[where], where, rule, start, end))
+            where = places.get(start)
+            if where is None:
+                where = places[start] = _field_of(doc, start, fields)
+            hit = (strength * FIELD_WEIGHT[where], where, rule, start, end)
+            if type_name in hits:
+                hits[type_name].append(hit)
+            else:
+                hits[type_name] = [hit]
         for type_name, start, end in keyword_hits:
-            where = places.get(start) or places.setdefault(start, _field_of(doc, start, fields))
-            hits[type_name].append((KEYWORD_WEIGHT * FIELD_WEIGHT[where], where, None, start, end))
+            where = places.get(start)
+            if where is None:
+                where = places[start] = _field_of(doc, start, fields)
+            hit = (KEYWORD_WEIGHT * FIELD_WEIGHT[where], where, None, start, end)
+            if type_name in hits:
+                hits[type_name].append(hit)
+            else:
+                hits[type_name] = [hit]
         signals = []
         for type_name, found in hits.items():
             score, chosen = _combine(found)
             if score < self.min_score:
                 continue
-            evidence = tuple(f"{where}: {kind} {span_text(doc, s, e)!r}" for (s, e), (_, where, kind) in chosen[:5])
+            evidence = tuple([f"{where}: {kind} {span_text(doc, s, e)!r}" for (s, e), (_, where, kind) in chosen[:5]])
             stages = self.types[type_name].stages
             for prospect_id, role in _participants(found, mentions):
                 signals.append(Signal(type_name, score, evidence, prospect_id, role, stages))
-        signals.sort(key=lambda s: (-s.score, s.type, s.prospect_id or ""))
+        if len(signals) > 1:
+            signals.sort(key=_signal_order)
         return signals
+
+
+def _signal_order(signal: Signal) -> tuple[float, str, str]:
+    return -signal.score, signal.type, signal.prospect_id or ""
+
+
+class PhraseMeaning(NamedTuple):
+    """What one phrase of the signal phrase pass stands for."""
+
+    rules: list[str]                 # rules that are exactly this phrase (their keys)
+    keywords: list[str]              # signal types it is a keyword of
+    anchor: _AnchorGroup | None      # rule forms it anchors
+    screen: int | None               # its word id, when rule forms are screened by it
 
 
 class AnchoredRules:
@@ -107,13 +144,18 @@ class AnchoredRules:
     can end. Every start with every end is a match, the same set spaCy's
     Matcher finds (tests/intel/test_signals.py compares them). Rules of plain
     words are phrases of that same pass, as are the types' keywords.
+
+    Most tries fail at the word right after (or before) the anchor, so each
+    anchor word's rule forms are filed under the words they need there: a
+    found anchor looks up the neighbouring word and tries only the forms that
+    can match, instead of testing every form of every rule the word anchors.
     """
 
     def __init__(self, nlp: Language, rules: dict[str, Rule], keywords: dict[str, list[str]] | None = None) -> None:
         split = _splitter(nlp)
         splitter = PhraseSplitter(nlp)
         self._strings = nlp.vocab.strings
-        self.by_anchor: dict[str, list[tuple[str, list[_Variant]]]] = defaultdict(list)
+        by_anchor: dict[str, list[tuple[str, list[_Variant]]]] = defaultdict(list)
         self.everywhere: dict[str, Matcher] = {}  # rules without a required word (YAML may write them)
         wanted: dict[str, list[tuple[str, str]]] = defaultdict(list)  # phrase -> (what, value)
         for key, rule in rules.items():
@@ -129,69 +171,151 @@ class AnchoredRules:
                 self.everywhere[key] = matcher
                 continue
             index, words = anchor
-            variants = _compile_variants(rule.pattern, split, index)
+            variants = _compile_variants(rule.pattern, split, index, self._strings)
+            for variant in variants:
+                for text in variant.screen_texts:
+                    wanted[text].append(("need", text))
             for word in words:
-                if not self.by_anchor[word] or self.by_anchor[word][-1][0] != key:
-                    self.by_anchor[word].append((key, variants))
+                if not by_anchor[word] or by_anchor[word][-1][0] != key:
+                    by_anchor[word].append((key, variants))
                 wanted[word].append(("anchor", word))
         for type_name, words in (keywords or {}).items():
             for word in words:
                 wanted[word].append(("keyword", type_name))
-        self._meaning: dict[int, list[tuple[str, str]]] = {}
         self._phrases = PhraseMatcher(nlp.vocab, attr="LOWER")
-        for text, phrase in splitter.split(wanted).items():
+        split_phrases = splitter.split(wanted)
+        for tries in by_anchor.values():
+            for _, variants in tries:
+                for variant in variants:
+                    # A screening word the tokenizer would not keep as that one word screens nothing.
+                    if any(split_phrases.get(t, Phrase((), ())).key != (get_string_id(t),)
+                           for t in variant.screen_texts):
+                        variant.screen = None
+        groups = {word: _AnchorGroup(split_phrases[word].key, tries)
+                  for word, tries in by_anchor.items() if word in split_phrases}
+        # match id -> what a found phrase means.
+        self._meaning: dict[int, PhraseMeaning] = {}
+        self._keyed: list[tuple[tuple[int, ...], PhraseMeaning]] = []
+        for text, phrase in split_phrases.items():
             # One matcher key per phrase: the match id says what it is without reading the tokens.
             key = "signal phrase " + text
             self._phrases.add(key, [phrase.key])
-            self._meaning[self._strings[key]] = list(dict.fromkeys(wanted[text]))
+            meanings = list(dict.fromkeys(wanted[text]))
+            meaning = PhraseMeaning([v for what, v in meanings if what == "rule"],
+                                    [v for what, v in meanings if what == "keyword"],
+                                    groups.get(text) if ("anchor", text) in meanings else None,
+                                    phrase.key[0] if ("need", text) in meanings else None)
+            self._meaning[self._strings[key]] = meaning
+            self._keyed.append((phrase.key, meaning))
+
+    def phrases(self) -> list[tuple[tuple[int, ...], PhraseMeaning]]:
+        """(lower-case token ids, meaning) of every phrase the one pass looks for."""
+        return list(self._keyed)
 
     def __call__(self, doc: Doc) -> tuple[list[tuple[str, int, int]], list[tuple[str, int, int]]]:
         """(rule key, start, end) of every rule match, and (signal type, start, end) of every keyword."""
+        meaning = self._meaning
+        return self.match(doc, [(meaning[match_id], start, end) for match_id, start, end in self._phrases(doc)])
+
+    def match(self, doc: Doc, found: list[tuple[PhraseMeaning, int, int]]
+              ) -> tuple[list[tuple[str, int, int]], list[tuple[str, int, int]]]:
+        """`__call__` from where the phrases are (by start, then end), however they were found."""
         rule_hits: list[tuple[str, int, int]] = []
         keyword_hits: list[tuple[str, int, int]] = []
-        anchored: list[tuple[str, int, int]] = []
-        for match_id, start, end in self._phrases(doc):
-            for what, value in self._meaning[match_id]:
-                if what == "rule":
-                    rule_hits.append((value, start, end))
-                elif what == "keyword":
-                    keyword_hits.append((value, start, end))
-                else:
-                    anchored.append((value, start, end))
+        anchored: list[tuple[_AnchorGroup, int, int]] = []
+        present: set[int] = set()  # screening words found
+        for (rules, keywords, group, need), start, end in found:
+            if need is not None:
+                present.add(need)
+            for key in rules:
+                rule_hits.append((key, start, end))
+            for type_name in keywords:
+                keyword_hits.append((type_name, start, end))
+            if group is not None:
+                anchored.append((group, start, end))
         if anchored:
-            tokens = _Tokens(doc)
-            found: dict[str, set[tuple[int, int]]] = defaultdict(set)
-            for word, start, end in anchored:
-                for key, variants in self.by_anchor[word]:
-                    for variant in variants:
-                        variant.matches(tokens, start, end, found[key])
-            for key, spans in found.items():
-                rule_hits.extend((key, start, end) for start, end in sorted(spans))
+            n = len(doc)
+            found: dict[str, set[tuple[int, int]]] = {}
+            for group, start, end in anchored:
+                if group.anywhere:
+                    _try(group.anywhere, doc, n, start, end, found, present)
+                if end < n and group.after:
+                    tries = group.after.get(doc[end].lower)
+                    if tries:
+                        _try(tries, doc, n, start, end, found, present)
+                if start and group.before:
+                    tries = group.before.get(doc[start - 1].lower)
+                    if tries:
+                        _try(tries, doc, n, start, end, found, present)
+            if found:
+                matched = list(found)
+                if len(matched) > 1:
+                    matched.sort(key=lambda k: _first_try(k, anchored))
+                for key in matched:
+                    spans = found[key]
+                    rule_hits.extend((key, start, end) for start, end in (sorted(spans) if len(spans) > 1 else spans))
         for key, matcher in self.everywhere.items():
             rule_hits.extend((key, start, end) for _, start, end in matcher(doc))
         return rule_hits, keyword_hits
 
 
-class _Tokens:
-    """A doc's tokens, each made once and only when a rule looks at it."""
+def _try(tries: list[tuple[str, _Variant]], doc: Doc, n: int, start: int, end: int,
+         found: dict[str, set[tuple[int, int]]], present: set[int]) -> None:
+    for key, variant in tries:
+        if variant.screen is not None and variant.screen.isdisjoint(present):
+            continue  # a word the form needs is nowhere in the doc
+        spans = variant.matches(doc, n, start, end)
+        if spans:
+            if key in found:
+                found[key].update(spans)
+            else:
+                found[key] = set(spans)
 
-    __slots__ = ("doc", "n", "_made")
 
-    def __init__(self, doc: Doc) -> None:
-        self.doc, self.n, self._made = doc, len(doc), {}
+def _first_try(key: str, anchored: list[tuple[_AnchorGroup, int, int]]) -> tuple[int, int]:
+    """Which anchor found first could have matched the rule: rules are reported in that order (as
+    when every rule an anchor word stands for was tried in turn), so that equally strong evidence is
+    chosen the same way whatever the filing skipped."""
+    for n, (group, _, _) in enumerate(anchored):
+        position = group.position.get(key)
+        if position is not None:
+            return n, position
+    return len(anchored), 0
 
-    def __getitem__(self, i: int):
-        token = self._made.get(i)
-        if token is None:
-            token = self._made[i] = self.doc[i]
-        return token
+
+class _AnchorGroup:
+    """The rule forms one anchor word may start a match for, filed under the word they need next to it."""
+
+    __slots__ = ("after", "before", "anywhere", "position")
+
+    def __init__(self, anchor: tuple[int, ...], tries: list[tuple[str, list[_Variant]]]) -> None:
+        after: dict[int, list[tuple[str, _Variant]]] = defaultdict(list)
+        before: dict[int, list[tuple[str, _Variant]]] = defaultdict(list)
+        self.anywhere: list[tuple[str, _Variant]] = []
+        self.position = {key: n for n, (key, _) in reversed(list(enumerate(tries)))}
+        for key, variants in tries:
+            for variant in variants:
+                if not variant.takes_anchor(anchor):
+                    continue
+                if variant.after_words is not None:
+                    for word in variant.after_words:
+                        after[word].append((key, variant))
+                elif variant.before_words is not None:
+                    for word in variant.before_words:
+                        before[word].append((key, variant))
+                else:
+                    self.anywhere.append((key, variant))
+        self.after, self.before = dict(after), dict(before)
 
 
 class _Spec(NamedTuple):
-    """One token of a compiled pattern: a test and whether it may be skipped."""
+    """One token of a compiled pattern: a test of (doc, i), whether it may be skipped, and the
+    lower-case word ids it accepts when it tests nothing else."""
 
-    test: Callable[[object], bool] | None  # None: any token (the pattern's "~")
+    test: Callable[[Doc, int], bool] | None  # None: any token (the pattern's "~")
     optional: bool
+    words: frozenset[int] | None = None
+    texts: tuple[str, ...] | None = None  # the same words as text
 
 
 class _Variant:
@@ -208,38 +332,55 @@ class _Variant:
         # tries end at that one test, before any sets are made.
         self.next_before = self.before[0][0] if self.before and not self.before[0][1] else None
         self.next_after = self.after[0][0] if self.after and not self.after[0][1] else None
+        before = specs[anchor_start - 1] if anchor_start else None
+        after = specs[anchor_end] if anchor_end < len(specs) else None
+        self.before_words = before.words if before is not None and not before.optional else None
+        self.after_words = after.words if after is not None and not after.optional else None
+        self.anchor_tests = [(offset, spec.test) for offset, spec in enumerate(self.anchor) if spec.words is None]
+        # The rarest word the form needs besides its anchor and the neighbour it is filed under: the
+        # phrase pass reports where such words occur, and a doc without it cannot match.
+        filed = anchor_start - 1 if self.after_words is None else anchor_end
+        needed = [spec for i, spec in enumerate(specs) if spec.texts is not None and not spec.optional
+                  and not anchor_start <= i < anchor_end and i != filed]
+        rarest = min(needed, key=lambda spec: _mass(spec.texts), default=None)
+        if rarest is not None and _mass(rarest.texts) < RARE_MASS:
+            self.screen, self.screen_texts = rarest.words, rarest.texts
+        else:
+            self.screen, self.screen_texts = None, ()
 
-    def matches(self, tokens: _Tokens, start: int, end: int, into: set[tuple[int, int]]) -> None:
-        """Add every match whose anchor is tokens[start:end]."""
-        if end - start != len(self.anchor):
-            return
-        if self.next_after is not None and (end >= tokens.n or not self.next_after(tokens[end])):
-            return
-        if self.next_before is not None and (start == 0 or not self.next_before(tokens[start - 1])):
-            return
-        for offset, spec in enumerate(self.anchor):
-            if not spec.test(tokens[start + offset]):
-                return
-        starts = {start}
+    def takes_anchor(self, anchor: tuple[int, ...]) -> bool:
+        """Can the anchor phrase (its lower-case word ids) be this form's anchor tokens?"""
+        return len(anchor) == len(self.anchor) and all(
+            spec.words is None or word in spec.words for spec, word in zip(self.anchor, anchor))
+
+    def matches(self, doc: Doc, n: int, start: int, end: int) -> list[tuple[int, int]] | None:
+        """Every match whose anchor is doc[start:end] (an anchor `takes_anchor` accepted)."""
+        if self.next_after is not None and (end >= n or not self.next_after(doc, end)):
+            return None
+        if self.next_before is not None and (start == 0 or not self.next_before(doc, start - 1)):
+            return None
+        for offset, test in self.anchor_tests:
+            if not test(doc, start + offset):
+                return None
+        starts = [start]
         for test, optional, skip in self.before:
             if skip:
-                starts = {p - k for p in starts for k in range(skip + 1) if p - k >= 0}
+                starts = list({p - k for p in starts for k in range(skip + 1) if p - k >= 0})
                 continue
-            step = {p - 1 for p in starts if p > 0 and test(tokens[p - 1])}
-            starts = starts | step if optional else step
+            step = [p - 1 for p in starts if p > 0 and test(doc, p - 1)]
+            starts = list(set(starts + step)) if optional else step
             if not starts:
-                return
-        ends = {end}
-        n = tokens.n
+                return None
+        ends = [end]
         for test, optional, skip in self.after:
             if skip:
-                ends = {p + k for p in ends for k in range(skip + 1) if p + k <= n}
+                ends = list({p + k for p in ends for k in range(skip + 1) if p + k <= n})
                 continue
-            step = {p + 1 for p in ends if p < n and test(tokens[p])}
-            ends = ends | step if optional else step
+            step = [p + 1 for p in ends if p < n and test(doc, p)]
+            ends = list(set(ends + step)) if optional else step
             if not ends:
-                return
-        into.update((s, e) for s in starts for e in ends)
+                return None
+        return [(s, e) for s in starts for e in ends]
 
 
 def _steps(specs: list[_Spec]) -> list[tuple[Callable | None, bool, int]]:
@@ -252,37 +393,48 @@ def _steps(specs: list[_Spec]) -> list[tuple[Callable | None, bool, int]]:
             else:
                 steps.append((None, True, 1))
         else:
-            steps.append((spec.test or (lambda t: True), spec.optional, 0))
+            steps.append((spec.test or (lambda doc, i: True), spec.optional, 0))
     return steps
 
 
-def _compile_variants(pattern: str, split, anchor_index: int) -> list[_Variant]:
+def _compile_variants(pattern: str, split, anchor_index: int, strings) -> list[_Variant]:
     """The pattern as `compile_pattern` reads it, as token tests, remembering the anchor word's tokens."""
     variants: list[tuple[list[_Spec], int, int]] = [([], 0, 0)]
     for i, word in enumerate(pattern.split()):
-        options = [[_spec(token) for token in option] for option in _word_options(pattern, word, split)]
+        options = [[_spec(token, strings) for token in option] for option in _word_options(pattern, word, split)]
         variants = [(specs + option, len(specs) if i == anchor_index else a, len(specs) + len(option)
                      if i == anchor_index else b) for specs, a, b in variants for option in options]
     return [_Variant(specs, a, b) for specs, a, b in variants]
 
 
-def _spec(token: dict) -> _Spec:
+def _spec(token: dict, strings) -> _Spec:
     """A test for one spaCy Matcher token pattern of the kinds `compile_pattern` writes."""
     optional = token.get("OP") == "?"
     lower = token.get("LOWER")
     if isinstance(lower, str):
         wanted = get_string_id(lower)
-        return _Spec(lambda t: t.lower == wanted, optional)
+        return _Spec(lambda doc, i: doc[i].lower == wanted, optional, frozenset({wanted}), (lower,))
     if isinstance(lower, dict) and "IN" in lower:
         hashes = frozenset(get_string_id(w) for w in lower["IN"])
-        return _Spec(lambda t: t.lower in hashes, optional)
+        return _Spec(lambda doc, i: doc[i].lower in hashes, optional, hashes, tuple(lower["IN"]))
     if isinstance(lower, dict) and "REGEX" in lower:
         regex = re.compile(lower["REGEX"])
-        return _Spec(lambda t: regex.search(t.lower_) is not None, optional)
+        seen: dict[int, bool] = {}  # lower-case word id -> matches (words repeat across the news)
+
+        def test(doc: Doc, i: int) -> bool:
+            word = doc[i].lower
+            hit = seen.get(word)
+            if hit is None:
+                if len(seen) > 100_000:
+                    seen.clear()
+                hit = seen[word] = regex.search(strings[word]) is not None
+            return hit
+
+        return _Spec(test, optional)
     if token.get("LIKE_NUM"):
-        return _Spec(lambda t: t.like_num, optional)
+        return _Spec(lambda doc, i: doc[i].like_num, optional)
     if token.get("IS_TITLE"):
-        return _Spec(lambda t: t.is_title, optional)
+        return _Spec(lambda doc, i: doc[i].is_title, optional)
     if set(token) <= {"OP"}:
         return _Spec(None, optional)
     raise ValueError(f"no test for token pattern {token!r}")
@@ -326,6 +478,10 @@ def _combine(found) -> tuple[float, list[tuple[tuple[int, int], tuple[float, str
 
     Returns the score and the pieces chosen, strongest first ((start, end), (weight, where, kind)).
     """
+    if len(found) == 1:
+        weight, where, rule, start, end = found[0]
+        return round(min(MAX_SCORE, 1 - 1.0 * (1 - weight)), 3), [((start, end), (weight, where, "pattern" if rule
+                                                                                           else "keyword"))]
     best: dict[tuple[int, int], tuple[float, str, str]] = {}
     for weight, where, rule, start, end in found:
         # Overlapping matches of one type are the same evidence: keep the strongest per token range.
@@ -349,25 +505,38 @@ def _combine(found) -> tuple[float, list[tuple[tuple[int, int], tuple[float, str
 
 def _participants(found, mentions: Sequence[MentionSpan]) -> list[tuple[str | None, str | None]]:
     """Which prospects the event is about, with their role where the words tell it."""
+    if not mentions:
+        return [(None, None)]
     roles: dict[str, str | None] = {}
-    for _, where, rule, start, end in sorted(found, key=lambda f: -f[0]):
+    for _, where, rule, start, end in (sorted(found, key=_strongest_first) if len(found) > 1 else found):
         if rule is None:
             continue
-        near = [m for m in mentions if m.where == where]
-        before = [m for m in near if m.end <= start and start - m.end <= ROLE_WINDOW]
-        after = [m for m in near if m.start >= end and m.start - end <= ROLE_WINDOW]
-        if before:
-            closest = max(before, key=lambda m: m.end)
-            if roles.get(closest.prospect_id) is None:
-                roles[closest.prospect_id] = rule.before
-        if after:
-            closest = min(after, key=lambda m: m.start)
-            if roles.get(closest.prospect_id) is None:
-                roles[closest.prospect_id] = rule.after
+        before = after = None  # the closest mention within reach on each side, in the same field
+        for m in mentions:
+            if m.where != where:
+                continue
+            if m.end <= start:
+                if start - m.end <= ROLE_WINDOW and (before is None or m.end > before.end):
+                    before = m
+            elif m.start >= end and m.start - end <= ROLE_WINDOW and (after is None or m.start < after.start):
+                after = m
+        if before is not None and roles.get(before.prospect_id) is None:
+            roles[before.prospect_id] = rule.before
+        if after is not None and roles.get(after.prospect_id) is None:
+            roles[after.prospect_id] = rule.after
     if not roles:
         mentioned = list(dict.fromkeys(m.prospect_id for m in mentions))
         return [(p, None) for p in mentioned] or [(None, None)]
     return list(roles.items())
+
+
+def _mass(words: Iterable[str]) -> float:
+    """How often English text has any of these words (unigram probability)."""
+    return sum(math.exp(log_probability(w)) for w in words)
+
+
+def _strongest_first(hit: tuple) -> float:
+    return -hit[0]
 
 
 def _splitter(nlp: Language):

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import re
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterable, Iterator, Sequence
 from urllib.parse import urlsplit
 
@@ -57,8 +57,10 @@ CONFIRMATION_WEIGHT = {"ticker": 0.85, "domain": 0.85, "legal suffix": 0.8, "per
 # An entity label that says the words name something other than a company.
 CONTRADICTING_ENTS = frozenset({"PERSON", "GPE", "LOC", "NORP", "FAC", "EVENT", "WORK_OF_ART", "LANGUAGE",
                                 "DATE", "TIME", "MONEY", "QUANTITY", "ORDINAL", "CARDINAL", "PERCENT"})
+TAG_BATCH = 256  # items tokenized (and run through a statistical model) together
 SALIENCE = {"title": 1.0, "lead": 0.95, "link": 0.85, "summary": 0.85, "body": 0.75}
 FIELD_ORDER = ("title", "lead", "link", "summary", "body")
+_FIELD_RANK = {name: n for n, name in enumerate(FIELD_ORDER)}
 MAX_SCORE = 0.99  # certainty is never claimed: evidence can always be wrong
 SENTENCE_BREAKS = frozenset(".!?:;\"“”'‘’—–-([|")
 # Words that follow a company acting in the news ("Intel said", "Apple to open").
@@ -72,7 +74,9 @@ US_STATES = frozenset("""ala. alaska ariz. ark. calif. colo. conn. del. fla. ga.
     colorado connecticut delaware florida georgia illinois indiana kansas kentucky louisiana maryland
     massachusetts michigan minnesota mississippi missouri montana nebraska nevada oklahoma oregon
     pennsylvania tennessee vermont virginia washington wisconsin wyoming ny nj ca tx""".split())
-_HOST_LIKE = re.compile(r"[a-z0-9-]\.[a-z]{2,}", re.IGNORECASE)
+# "word.tld" somewhere in the text (only whether, never where): the dot first, then what is around
+# it, lets the regex engine jump from dot to dot instead of trying a character class at every place.
+_HOST_LIKE = re.compile(r"\.(?<=[a-z0-9-]\.)[a-z]{2}", re.IGNORECASE)
 TITLE_SMALL_WORDS = frozenset("a an the of and or in on to for with at by from as vs via into over per up".split())
 # Legal-form words after a bare name ("Apple Inc"); two-letter forms that are also
 # English words ("AS", "AT", "AD") would confirm too much, so they are left out.
@@ -106,15 +110,18 @@ class _Term:
     ambiguous: bool  # an everyday word: needs confirmation
 
 
-@dataclass
 class _Occurrence:
-    term: _Term
-    where: str
-    start: int       # token offsets in the doc (0, 0 for the item's link)
-    end: int
-    text: str        # the words as the item writes them
-    notes: list[str] = field(default_factory=list)
-    confidence: float = 0.0
+    """One place a prospect's form occurs, and how sure judging is that it means the prospect."""
+
+    __slots__ = ("term", "where", "start", "end", "text", "notes", "confidence")
+
+    def __init__(self, term: _Term, where: str, start: int, end: int, text: str) -> None:
+        self.term = term
+        self.where = where
+        self.start, self.end = start, end  # token offsets in the doc (0, 0 for the item's link)
+        self.text = text                   # the words as the item writes them
+        self.notes: list[str] = []
+        self.confidence = 0.0
 
     def describe(self) -> str:
         notes = "".join(f"; {n}" for n in self.notes)
@@ -174,6 +181,9 @@ class ProspectTagger:
         # share it ("software" may be the keyword of thousands), read only for the prospects found.
         self._owners: dict[str, dict[tuple[int, ...], set[str]]] = {"exclude": {}, "keyword": {}}
         self._entries: dict[str, list[tuple[tuple[int, ...], tuple]]] = {}  # prospect -> what it added
+        # The signal rules' words are phrases of the same index: one matcher pass finds both.
+        for key, meaning in self.signals.phrases():
+            self._phrases.add(key, ("signal", meaning))
         self.update(prospects)
 
     # --- building --------------------------------------------------------------------------
@@ -239,26 +249,39 @@ class ProspectTagger:
 
     def tag_many(self, items: Sequence[TagInput], *, signals: bool = True) -> list[TagResult]:
         """Tag items in one batch; `signals=False` finds prospect mentions only."""
-        composed = [_compose(item) for item in items]
-        docs = self.nlp.pipe((text for text, _ in composed), batch_size=256)
+        items = list(items)
         results = []
-        for doc, (text, fields), item in zip(docs, composed, items):
-            doc.user_data["text"] = text  # Doc.text rebuilds the string token by token: keep ours
-            results.append(self._tag_doc(doc, fields, item, signals))
+        for first in range(0, len(items), TAG_BATCH):
+            batch = items[first:first + TAG_BATCH]
+            composed = [_compose(item) for item in batch]
+            texts = [text for text, _ in composed]
+            # A batch is tokenized before any of it is tagged: the tokenizer's caches stay warm from
+            # doc to doc instead of being pushed out by the tagging between them.
+            if self.nlp.pipeline:
+                docs = list(self.nlp.pipe(texts, batch_size=TAG_BATCH))
+            else:
+                docs = [self.nlp.make_doc(text) for text in texts]
+            for doc, (text, fields), item in zip(docs, composed, batch):
+                doc.user_data["text"] = text  # Doc.text rebuilds the string token by token: keep ours
+                results.append(self._tag_doc(doc, fields, item, signals))
         return results
 
     def _tag_doc(self, doc: Doc, fields: list[tuple[str, int, int]], item: TagInput,
                  with_signals: bool = True) -> TagResult:
-        found, exclude_hits, keyword_hits = self._phrase_hits(doc, fields)
+        found, exclude_hits, keyword_hits, signal_phrases = self._phrase_hits(doc, fields)
         occurrences = self._occurrences(doc, fields, item.url, found, exclude_hits)
         if not occurrences:
-            signals = self.signals.detect(doc, fields, []) if with_signals else []
+            signals = self.signals.detect(doc, fields, [], signal_phrases) if with_signals else []
             return TagResult(signals=tuple(signals), organizations=self._organizations(doc, ()))
         context = _DocContext(doc, fields, self.uses_ner)
         keywords = _keywords_found(doc, occurrences, exclude_hits, keyword_hits)
-        by_prospect: dict[str, list[_Occurrence]] = defaultdict(list)
+        by_prospect: dict[str, list[_Occurrence]] = {}
         for occurrence in occurrences:
-            by_prospect[occurrence.term.prospect_id].append(occurrence)
+            pid = occurrence.term.prospect_id
+            if pid in by_prospect:
+                by_prospect[pid].append(occurrence)
+            else:
+                by_prospect[pid] = [occurrence]
         mentions, spans = [], []
         for prospect_id, found_here in by_prospect.items():
             for occurrence in found_here:
@@ -270,8 +293,9 @@ class ProspectTagger:
                 mentions.append(Mention(prospect_id, score, tuple(evidence)))
                 spans.extend(MentionSpan(prospect_id, o.start, o.end, o.where) for o in found_here
                              if o.where != "link")
-        mentions.sort(key=lambda m: (-m.score, m.prospect_id))
-        signals = self.signals.detect(doc, fields, spans) if with_signals else []
+        if len(mentions) > 1:
+            mentions.sort(key=_mention_order)
+        signals = self.signals.detect(doc, fields, spans, signal_phrases) if with_signals else []
         return TagResult(tuple(mentions), tuple(signals), self._organizations(doc, spans))
 
     def _phrase_hits(self, doc: Doc, fields):
@@ -280,6 +304,7 @@ class ProspectTagger:
         exact: list[_Occurrence] = []
         exclude_hits: list[tuple[set[str], int, int]] = []
         keyword_hits: list[tuple[set[str], int, int]] = []
+        signal_phrases: list[tuple[object, int, int]] = []
         for start, end, meanings in self._phrases.find(doc):
             text = None
             for meaning in meanings:
@@ -287,6 +312,8 @@ class ProspectTagger:
                 if kind == "names":
                     text = text or span_text(doc, start, end)
                     names.append(_Occurrence(value, _where(doc, start, fields), start, end, text))
+                elif kind == "signal":
+                    signal_phrases.append((value, start, end))
                 elif kind == "exclude":
                     exclude_hits.append((value, start, end))
                 else:
@@ -298,7 +325,7 @@ class ProspectTagger:
                     continue
                 text = text or span_text(doc, start, end)
                 exact.append(_Occurrence(term, _where(doc, start, fields), start, end, text))
-        return names + exact, exclude_hits, keyword_hits
+        return names + exact, exclude_hits, keyword_hits, signal_phrases
 
     def _occurrences(self, doc: Doc, fields, url: str | None, found: list[_Occurrence],
                      exclude_hits: list[tuple[set[str], int, int]]) -> list[_Occurrence]:
@@ -552,10 +579,14 @@ def _is_acronym(text: str) -> bool:
 
 def _score(found: list[_Occurrence], keywords: list[str]) -> tuple[float, float, float, list[str]]:
     """Combine a prospect's occurrences in one item: (score, confidence, salience, confirmations)."""
-    found.sort(key=lambda o: (FIELD_ORDER.index(o.where), -o.confidence))
-    confidence = max(o.confidence for o in found)
+    if len(found) > 1:
+        found.sort(key=_reading_order)
+    strongest = found[0]
+    for o in found:
+        if o.confidence > strongest.confidence:
+            strongest = o
+    confidence = strongest.confidence
     confirmations = []
-    strongest = max(found, key=lambda o: o.confidence)
     if strongest.confidence < 0.8:
         # A weak form (an ambiguous word) gets help from every other thing pointing the same way.
         kinds_seen = set()
@@ -584,6 +615,14 @@ def _score(found: list[_Occurrence], keywords: list[str]) -> tuple[float, float,
     return round(min(MAX_SCORE, confidence * salience), 3), confidence, salience, confirmations
 
 
+def _mention_order(m: Mention) -> tuple[float, str]:
+    return -m.score, m.prospect_id
+
+
+def _reading_order(o: _Occurrence) -> tuple[int, float]:
+    return _FIELD_RANK[o.where], -o.confidence
+
+
 def _evidence(found: list[_Occurrence], confirmations: list[str], confidence: float, salience: float) -> list[str]:
     """What a kept mention shows as its reasons (written only for mentions that are kept)."""
     evidence = [o.describe() for o in found[:6]]
@@ -601,16 +640,37 @@ def _longest_per_prospect(found: list[_Occurrence]) -> list[_Occurrence]:
     """Drop a match inside a longer match of the same prospect ("Apple" inside "Apple Inc.")."""
     if len(found) < 2:
         return found
+    by_prospect: dict[str, list[_Occurrence]] = {}
+    for occurrence in found:
+        pid = occurrence.term.prospect_id
+        if pid in by_prospect:
+            by_prospect[pid].append(occurrence)
+        else:
+            by_prospect[pid] = [occurrence]
+    if len(by_prospect) == len(found):  # one occurrence per prospect: nothing inside anything
+        return found
     result = []
+    kept: dict[str, list[_Occurrence]] = {}
     for occurrence in found:
         start, end, pid = occurrence.start, occurrence.end, occurrence.term.prospect_id
-        if any(o is not occurrence and o.term.prospect_id == pid and o.start <= start
-               and end <= o.end and o.end - o.start > end - start for o in found):
-            continue
-        if any(o.term.prospect_id == pid and o.start == start and o.end == end
-               and o.term.kind == occurrence.term.kind for o in result):
-            continue
+        same = by_prospect[pid]
+        if len(same) > 1:
+            inside = False
+            for o in same:
+                if o is not occurrence and o.start <= start and end <= o.end and o.end - o.start > end - start:
+                    inside = True
+                    break
+            if inside:
+                continue
+            twin = False
+            for o in kept.get(pid, ()):
+                if o.start == start and o.end == end and o.term.kind == occurrence.term.kind:
+                    twin = True
+                    break
+            if twin:
+                continue
         result.append(occurrence)
+        kept.setdefault(pid, []).append(occurrence)
     return result
 
 
@@ -667,8 +727,13 @@ def _title_is_title_cased(doc: Doc, fields) -> bool:
     bounds = next(((start, end) for name, start, end in fields if name == "title"), None)
     if bounds is None:
         return False
-    words = [t for t in doc.char_span(bounds[0], bounds[1], alignment_mode="expand") or ()
-             if t.is_alpha and t.lower_ not in TITLE_SMALL_WORDS]
+    first, last = bounds
+    words = []
+    for t in doc:  # the title's words (the tokens that overlap its characters; it comes first)
+        if t.idx >= last:
+            break
+        if t.idx + len(t) > first and t.is_alpha and t.lower_ not in TITLE_SMALL_WORDS:
+            words.append(t)
     if len(words) < 3:
         return True
     return sum(t.text[0].isupper() for t in words) / len(words) >= 0.75
