@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 import spacy
 from cleanco.clean import get_unique_terms
 from spacy.language import Language
+from spacy.strings import get_string_id
 from spacy.tokens import Doc, Span
 
 from intel.common_words import is_common_word
@@ -78,6 +79,7 @@ US_STATES = frozenset("""ala. alaska ariz. ark. calif. colo. conn. del. fla. ga.
 # it, lets the regex engine jump from dot to dot instead of trying a character class at every place.
 _HOST_LIKE = re.compile(r"\.(?<=[a-z0-9-]\.)[a-z]{2}", re.IGNORECASE)
 TITLE_SMALL_WORDS = frozenset("a an the of and or in on to for with at by from as vs via into over per up".split())
+_TITLE_SMALL_IDS = frozenset(get_string_id(w) for w in TITLE_SMALL_WORDS)  # as Token.lower has them
 # Legal-form words after a bare name ("Apple Inc"); two-letter forms that are also
 # English words ("AS", "AT", "AD") would confirm too much, so they are left out.
 _LEGAL_TERMS = frozenset(t.strip(" .,").lower() for t in get_unique_terms() if " " not in t.strip())
@@ -385,23 +387,24 @@ class ProspectTagger:
         if term.ambiguous or confidence == LOWERCASE_CONFIDENCE:
             suffix = _legal_suffix_after(doc, end)
             capitalized = not text.islower()
-            running_text = occurrence.where != "title" or not context.title_cased()
             if suffix:
                 confidence = _noisy_or(confidence, CONFIRMATION_WEIGHT["legal suffix"])
                 notes.append(f"legal suffix {suffix!r}")
-            elif capitalized and running_text and _inside_longer_name(doc, start):
-                confidence *= 0.3
-                notes.append(f"weakened: part of another name {span_text(doc, start - 1, end)!r}")
-            elif capitalized and _place_follows(doc, end):
-                confidence *= 0.3
-                notes.append("weakened: a place name follows")
             else:
-                if capitalized and running_text and not _sentence_initial(doc, start):
-                    confidence = _noisy_or(confidence, CONFIRMATION_WEIGHT["running text"])
-                    notes.append("capitalized in running text")
-                if capitalized and _acts_like_a_company(doc, end):
-                    confidence = _noisy_or(confidence, CONFIRMATION_WEIGHT["company verb"])
-                    notes.append(f"followed by {doc[end].text!r}")
+                running_text = occurrence.where != "title" or not context.title_cased()
+                if capitalized and running_text and _inside_longer_name(doc, start):
+                    confidence *= 0.3
+                    notes.append(f"weakened: part of another name {span_text(doc, start - 1, end)!r}")
+                elif capitalized and _place_follows(doc, end):
+                    confidence *= 0.3
+                    notes.append("weakened: a place name follows")
+                else:
+                    if capitalized and running_text and not _sentence_initial(doc, start):
+                        confidence = _noisy_or(confidence, CONFIRMATION_WEIGHT["running text"])
+                        notes.append("capitalized in running text")
+                    if capitalized and _acts_like_a_company(doc, end):
+                        confidence = _noisy_or(confidence, CONFIRMATION_WEIGHT["company verb"])
+                        notes.append(f"followed by {doc[end].text!r}")
         if self.uses_ner:
             label = context.entity_label(start, end)
             if term.kind == "person":
@@ -732,7 +735,7 @@ def _title_is_title_cased(doc: Doc, fields) -> bool:
     for t in doc:  # the title's words (the tokens that overlap its characters; it comes first)
         if t.idx >= last:
             break
-        if t.idx + len(t) > first and t.is_alpha and t.lower_ not in TITLE_SMALL_WORDS:
+        if t.is_alpha and t.lower not in _TITLE_SMALL_IDS and t.idx + len(t) > first:
             words.append(t)
     if len(words) < 3:
         return True

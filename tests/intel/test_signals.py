@@ -125,3 +125,27 @@ def test_rules_tried_from_their_anchor_word_find_what_spacys_matcher_finds():
         assert set(fast(doc)[0]) == expected, doc.text
         compared += len(expected)
     assert compared > 1000
+
+
+def test_signal_phrases_found_in_the_taggers_phrase_pass_give_what_the_detectors_own_pass_gives():
+    # The tagger looks for the signal rules' words in the same phrase pass as the prospects' names
+    # (one matcher over the doc, not two); the detector alone runs its own. Same signals either way,
+    # with 1,000 prospects' names, keywords and exclude phrases sharing the index.
+    from intel.tagging import _compose
+    from tests.intel.quality import labelled_items, labelled_prospects
+
+    nlp = spacy.blank("en")
+    prospects = labelled_prospects() + [ProspectRecord(id=f"p{n}", name=f"Acme Round {n} Holdings",
+                                                       keywords=["funding", "platform"], exclude=["series a"])
+                                        for n in range(1000)]
+    tagger = ProspectTagger(prospects, nlp)
+    compared = 0
+    for item in labelled_items():
+        text, fields = _compose(TagInput(item["title"], item["summary"]))
+        doc = nlp.make_doc(text)
+        doc.user_data["text"] = text
+        *_, found = tagger._phrase_hits(doc, fields)
+        shared = tagger.signals.detect(doc, fields, [], found)
+        assert shared == tagger.signals.detect(doc, fields, []), text
+        compared += len(shared)
+    assert compared > 300
