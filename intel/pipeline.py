@@ -81,10 +81,26 @@ class Pipeline:
             self._tagger_version = version
             return self._tagger
 
+    # spaCy keeps every string and lexeme it ever saw in the pipeline's vocabulary, and the news never
+    # runs out of new words (names, figures, typos): a worker would grow for as long as it runs. The
+    # first `vocab_growth` new strings are kept (the everyday words of the news, which the tokenizer
+    # then caches: tokenizing uncached words is many times slower); after that, every batch is tagged
+    # in a memory zone, whose new strings and lexemes spaCy frees when the zone ends.
+    vocab_growth = 50_000
+    _vocab_limit: int | None = None
+
     def tag(self, inputs: Sequence[TagInput]):
         tagger = self.tagger()
         with self._tagger_lock, metrics.tagging(len(inputs)):  # spaCy objects are not documented as thread-safe
-            return tagger.tag_many(inputs)
+            strings = self.nlp.vocab.strings
+            if self._vocab_limit is None:
+                self._vocab_limit = len(strings) + self.vocab_growth
+            if len(strings) < self._vocab_limit:
+                return tagger.tag_many(inputs)
+            # Results hold plain Python values only (str, float, tuples), never a Doc, Span or
+            # Lexeme, so nothing kept after the zone points into what it freed.
+            with self.nlp.memory_zone():
+                return tagger.tag_many(inputs)
 
     # --- runs ------------------------------------------------------------------------------
 
