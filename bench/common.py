@@ -107,8 +107,12 @@ def vocabulary() -> list[str]:
 _VOCABULARY: list[str] = []
 
 
-def feed_xml(feed: int, items: int, names: list[str], generation: int = 0) -> bytes:
-    """One RSS 2.0 feed; `generation` n holds entirely new items (a feed that moved on n times)."""
+def feed_xml(feed: int, items: int, names: list[str], generation: int = 0, novel_words: bool = False) -> bytes:
+    """One RSS 2.0 feed; `generation` n holds entirely new items (a feed that moved on n times).
+
+    `novel_words`: every item also names a person and a firm no item named before and quotes a
+    figure, as real news does: the words a long-running tagger has never seen keep coming.
+    """
     if not _VOCABULARY:
         _VOCABULARY.extend(vocabulary())
     rnd = random.Random(feed * 1_000_003 + generation)
@@ -122,8 +126,12 @@ def feed_xml(feed: int, items: int, names: list[str], generation: int = 0) -> by
         other = rnd.choice(names)
         event = rnd.choice(EVENTS) if rnd.random() < 0.5 else words(5)
         title = f"{name} {event} {words(3)}"
+        news = ""
+        if novel_words:
+            news = (f" {rnd.choice(FIRST_NAMES)} {_made_up_word(rnd)}, a partner at {_made_up_word(rnd)} Capital, "
+                    f"put the deal at ${rnd.randint(1, 9999) / 10:.1f} million.")
         summary = (f"<p>{name} said on Tuesday that {words(30)}. Analysts compared it with {other}; "
-                   f"{words(15)}.</p>")
+                   f"{words(15)}.{news}</p>")
         when = EPOCH - feed * 3600 - generation * 600 - j * 60
         parts.append(
             f"<item><title>{_x(title)}</title><link>https://news{feed}.example.com/{generation}/{j}</link>"
@@ -133,6 +141,15 @@ def feed_xml(feed: int, items: int, names: list[str], generation: int = 0) -> by
     return ('<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
             f"<title>Industry news {feed}</title><link>https://news{feed}.example.com/</link>"
             f"<description>Business news wire {feed}</description>{''.join(parts)}</channel></rss>").encode()
+
+
+FIRST_NAMES = "Anna Ben Carla David Elena Farid Grace Hiro Ines Jonas Kemi Liam Maya Noor Omar Priya".split()
+SYLLABLES = "ka lo ver sen tri mo dal ix ren zu por an bel cor eth fin gar hul".split()
+
+
+def _made_up_word(rnd: random.Random) -> str:
+    # Three to five of 18 syllables: some two million forms, so the names keep being new.
+    return "".join(rnd.choice(SYLLABLES) for _ in range(rnd.randint(3, 5))).capitalize()
 
 
 def _x(text: str) -> str:
@@ -149,7 +166,7 @@ class FarmStats:
     full: int
 
 
-def _serve_farm(port_queue, feeds: int, items: int, names: list[str], rolling: bool) -> None:
+def _serve_farm(port_queue, feeds: int, items: int, names: list[str], rolling: bool, novel_words: bool) -> None:
     """Serve /feeds/{n}.xml. Static: the same document with validators, 304 when unchanged.
     Rolling: each fetch of a feed returns a new generation of items (a busy wire)."""
     bodies: dict[int, tuple[bytes, str]] = {}
@@ -162,7 +179,7 @@ def _serve_farm(port_queue, feeds: int, items: int, names: list[str], rolling: b
         if rolling:
             with lock:
                 generation = fetches[feed] = fetches.get(feed, -1) + 1
-            body = feed_xml(feed, items, names, generation)
+            body = feed_xml(feed, items, names, generation, novel_words)
             return body, f'"{feed}-{generation}"'
         if feed not in bodies:
             body = feed_xml(feed, items, names)
@@ -223,11 +240,12 @@ def _serve_farm(port_queue, feeds: int, items: int, names: list[str], rolling: b
 class FeedFarm:
     """`feeds` feeds of `items` items each on 127.0.0.1, served from a separate process."""
 
-    def __init__(self, feeds: int, items: int, names: list[str], rolling: bool = False) -> None:
+    def __init__(self, feeds: int, items: int, names: list[str], rolling: bool = False,
+                 novel_words: bool = False) -> None:
         self.feeds, self.items = feeds, items
         context = multiprocessing.get_context("spawn")
         ports = context.Queue()
-        self.process = context.Process(target=_serve_farm, args=(ports, feeds, items, names, rolling),
+        self.process = context.Process(target=_serve_farm, args=(ports, feeds, items, names, rolling, novel_words),
                                        daemon=True)
         self.process.start()
         self.port = ports.get(timeout=60)

@@ -8,9 +8,10 @@ loopback feed farm (its own process):
   - reader (lemon24/reader from PyPI) updating the same feeds with as many threads.
 Then the peak RSS of a worker process ingesting 1,000,000 items (full size only;
 --quick ingests fewer and extrapolates, and says so; --memory-only runs just that,
-printing the worker's peak RSS after every round of 10,000 items).
+printing the worker's peak RSS after start-up and after every round of 10,000 items;
+--items and --minutes shorten it, and a run cut short says how far it got).
 
-    .venv/bin/python bench/ingest.py [--quick | --memory-only]
+    .venv/bin/python bench/ingest.py [--quick | --memory-only [--items N] [--minutes M]]
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -104,44 +106,102 @@ def run_reader(farm: FeedFarm, folder: Path) -> dict:
 
 # --- memory: a worker ingesting a million items ------------------------------------------------
 
-def rss_child(config_path: str, target: int) -> None:
-    """Run in a fresh process: tick until `target` items are stored, printing `items rss_mb` per round."""
+def rss_child(config_path: str, target: int, deadline: float) -> None:
+    """Run in a fresh process: tick until `target` items are stored (or the wall clock passes
+    `deadline`), printing `items peak_rss_mb vocabulary_strings` after start-up and after every round."""
     from intel.clock import utcnow
     from models.bulk import make_sources_due
 
     pipeline, worker, _ = start_worker(Path(config_path), tagging=True)
-    items = 0
-    while items < target:
+    strings = pipeline.nlp.vocab.strings
+    items = count_items(pipeline)
+    print(f"{items} {peak_rss_mb():.1f} {len(strings)}", flush=True)  # start-up: imports, config, matcher
+    while items < target and time.time() < deadline:
         with pipeline.sessions.begin() as session:
             make_sources_due(session, utcnow())
         worker.tick()
         items = count_items(pipeline)
-        print(f"{items} {peak_rss_mb():.1f}", flush=True)
+        print(f"{items} {peak_rss_mb():.1f} {len(strings)}", flush=True)
     worker.stop()
     pipeline.close()
 
 
+@dataclass
+class MemoryRun:
+    """Peak RSS of a worker, after start-up and after every round of ingesting."""
+
+    startup_peak: float
+    rounds: list[tuple[int, float, int]]  # (items stored, peak RSS MiB so far, strings in spaCy's vocabulary)
+    target: int
+
+    @property
+    def items(self) -> int:
+        return self.rounds[-1][0] if self.rounds else 0
+
+    @property
+    def peak(self) -> float:
+        return self.rounds[-1][1] if self.rounds else self.startup_peak
+
+    @property
+    def finished(self) -> bool:
+        return self.items >= self.target
+
+    def growth_per_100k(self) -> float | None:
+        """MiB of peak RSS per 100,000 items over the second half of the rounds (after warm-up)."""
+        if len(self.rounds) < 4:
+            return None
+        (first_items, first_peak, _), (last_items, last_peak, _) = self.rounds[len(self.rounds) // 2], self.rounds[-1]
+        return (last_peak - first_peak) / (last_items - first_items) * 100_000
+
+
 def measure_rss(feeds: int, items: int, prospects: list[dict], target: int, folder: Path,
-                names: list[str], progress: bool = False) -> list[tuple[int, float]]:
-    """Peak RSS of a fresh worker process after each round; printed as it goes when `progress`."""
-    farm = FeedFarm(feeds, items, names, rolling=True)  # every fetch brings `items` new items
-    rounds: list[tuple[int, float]] = []
+                names: list[str], progress: bool = False, minutes: float | None = None) -> MemoryRun:
+    """Peak RSS of a fresh worker process after each round; printed as it goes when `progress`.
+
+    The feeds roll (every fetch brings `items` new items) and name people and firms no item named
+    before, as news does, so the tagger keeps meeting words it has never seen.
+    """
+    farm = FeedFarm(feeds, items, names, rolling=True, novel_words=True)
+    deadline = time.time() + minutes * 60 if minutes else float("inf")
+    lines: list[tuple[int, float, int]] = []
     try:
         config = write_config(folder, f"sqlite:///{folder / 'intel.db'}", farm.urls(), prospects,
                               workers=THREADS, per_host=THREADS)
-        with subprocess.Popen([sys.executable, __file__, "--rss-child", str(config), "--target", str(target)],
+        with subprocess.Popen([sys.executable, __file__, "--rss-child", str(config), "--target", str(target),
+                               "--deadline", str(deadline)],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as child:
             for line in child.stdout:
-                stored, peak = line.split()
-                rounds.append((int(stored), float(peak)))
+                stored, peak, strings = line.split()
+                lines.append((int(stored), float(peak), int(strings)))
                 if progress:
-                    print(f"    {int(stored):>9,} items stored, worker peak RSS {float(peak):.0f} MiB", flush=True)
+                    what = "after start-up" if len(lines) == 1 else f"{int(stored):>9,} items stored"
+                    print(f"    {what}: worker peak RSS {float(peak):.0f} MiB, "
+                          f"{int(strings):,} strings in spaCy's vocabulary", flush=True)
             errors = child.stderr.read()
     finally:
         farm.close()
     if child.returncode != 0:
         raise SystemExit(f"the memory run failed:\n{errors[-3000:]}")
-    return rounds
+    return MemoryRun(startup_peak=lines[0][1], rounds=lines[1:], target=target)
+
+
+def report_memory(run: MemoryRun, seconds: float) -> dict:
+    """Print what the memory run measured; return its key=value figures. Nothing is extrapolated."""
+    print(f"  worker peak RSS: {run.peak:.0f} MiB after ingesting {run.items:,} items "
+          f"(tagging on; start-up alone {run.startup_peak:.0f} MiB; goal < 500 MiB for 1,000,000 items)")
+    if not run.finished:
+        print(f"  NOT FINISHED: stopped at {run.items:,} of {run.target:,} items (time limit); "
+              f"the peak above is for {run.items:,} items only")
+    growth = run.growth_per_100k()
+    if growth is not None:
+        print(f"  peak RSS growth over the second half of the run: {growth:+.1f} MiB per 100,000 items (measured)")
+    print(f"  {run.items:,} items in {seconds:.0f} s = {run.items / seconds:.0f} items/s on this machine")
+    figures = {"rss_items": run.items, "rss_peak_mb": run.peak, "rss_startup_mb": run.startup_peak}
+    if growth is not None:
+        figures["rss_growth_mb_per_100k"] = growth
+    if run.items >= 1_000_000:
+        figures["rss_mb_1m"] = run.peak
+    return figures
 
 
 def main() -> None:
@@ -149,12 +209,18 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a reduced size that finishes in under a minute")
     parser.add_argument("--memory-only", action="store_true",
                         help="only the memory run (a worker ingesting 1,000,000 items; long), with progress")
+    parser.add_argument("--items", type=int, help="with --memory-only: ingest this many items instead")
+    parser.add_argument("--minutes", type=float,
+                        help="with --memory-only: stop after this long and report how far it got")
     parser.add_argument("--rss-child", help=argparse.SUPPRESS)
     parser.add_argument("--target", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--deadline", type=float, default=float("inf"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.rss_child:
-        rss_child(args.rss_child, args.target)
+        rss_child(args.rss_child, args.target, args.deadline)
         return
+    if (args.items or args.minutes) and not args.memory_only:
+        parser.error("--items and --minutes go with --memory-only")
     began = time.perf_counter()
     size = QUICK if args.quick else FULL
     import logging
@@ -165,7 +231,7 @@ def main() -> None:
     prospects = owners_for(companies(size["prospects"]))
     names = [p["name"] for p in prospects[:2000]]  # news is about listed companies and some small ones
     if args.memory_only:
-        memory_only(size, prospects, names)
+        memory_only({**size, "rss_items": args.items or size["rss_items"]}, prospects, names, args.minutes)
         return
     print(f"ingest: {size['feeds']} feeds x {size['items']} items on loopback, {size['prospects']} prospects, "
           f"{THREADS} threads each; {machine()}{' (--quick)' if args.quick else ''}")
@@ -184,40 +250,37 @@ def main() -> None:
         print(f"  prospect-intel, tagging on:  {on['items']:>7} items in {on['seconds']:6.2f} s "
               f"= {on['per_s']:7.0f} items/s   {on['per_s'] / peer['per_s']:.2f}x reader (goal >= 1x); "
               f"matcher for {size['prospects']} prospects built once in {on['build_s']:.1f} s")
-        rounds = measure_rss(size["memory_feeds"], size["items"], prospects, size["rss_items"],
+        began_rss = time.perf_counter()
+        memory = measure_rss(size["memory_feeds"], size["items"], prospects, size["rss_items"],
                              tmp_path / "rss", names, progress=not args.quick)
-    stored, peak = rounds[-1]
+    figures = report_memory(memory, time.perf_counter() - began_rss)
     if args.quick:
-        first_items, first_peak = rounds[0]
+        (first_items, first_peak, _), (stored, peak, _) = memory.rounds[0], memory.rounds[-1]
         slope = (peak - first_peak) / max(1, stored - first_items)  # MiB per item after warm-up
         estimate = peak + slope * (FULL["rss_items"] - stored)
-        print(f"  worker peak RSS: {peak:.0f} MiB after {stored} items (tagging on); ESTIMATED for "
-              f"1,000,000 items by extrapolating the growth after the first round "
-              f"({slope * 1e6:.1f} MiB per million): {estimate:.0f} MiB (goal < 500) — not measured in --quick")
-        rss_key, rss_value = "rss_mb_1m_estimated", estimate
-    else:
-        print(f"  worker peak RSS: {peak:.0f} MiB after ingesting {stored} items (tagging on; goal < 500 MiB)")
-        rss_key, rss_value = "rss_mb_1m", peak
+        print(f"  ESTIMATED for 1,000,000 items by extrapolating the growth after the first round "
+              f"({slope * 1e6:.1f} MiB per million): {estimate:.0f} MiB (goal < 500) -- not measured in --quick")
+        figures["rss_mb_1m_estimated"] = estimate
     print(f"  ({time.perf_counter() - began:.0f} s in all, {_cpu_seconds():.0f} s of CPU time: on a busy machine the "
           f"wall time stretches, the CPU time does not)")
     print(summary_line(items_per_s_off=off["per_s"], items_per_s_on=on["per_s"], reader_items_per_s=peer["per_s"],
                        vs_reader_off=off["per_s"] / peer["per_s"], vs_reader_on=on["per_s"] / peer["per_s"],
-                       **{rss_key: rss_value}, quick=int(args.quick)))
+                       **figures, quick=int(args.quick)))
 
 
-def memory_only(size: dict, prospects: list[dict], names: list[str]) -> None:
+def memory_only(size: dict, prospects: list[dict], names: list[str], minutes: float | None) -> None:
     """The memory run alone: a fresh worker ingesting `rss_items` items, tagging on, round by round."""
     began = time.perf_counter()
     print(f"ingest memory: a worker ingesting {size['rss_items']:,} items ({size['memory_feeds']} rolling feeds x "
-          f"{size['items']} new items per round), {size['prospects']} prospects; {machine()}")
+          f"{size['items']} new items per round, naming people and firms never seen before), "
+          f"{size['prospects']:,} prospects, {THREADS} threads{f', at most {minutes:g} minutes' if minutes else ''}; "
+          f"{machine()}", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-ingest-rss-") as tmp:
-        rounds = measure_rss(size["memory_feeds"], size["items"], prospects, size["rss_items"], Path(tmp), names,
-                             progress=True)
-    stored, peak = rounds[-1]
+        run = measure_rss(size["memory_feeds"], size["items"], prospects, size["rss_items"], Path(tmp), names,
+                          progress=True, minutes=minutes)
     seconds = time.perf_counter() - began
-    print(f"  worker peak RSS: {peak:.0f} MiB after ingesting {stored:,} items in {seconds:.0f} s "
-          f"({stored / seconds:.0f} items/s; tagging on; goal < 500 MiB)")
-    print(summary_line(rss_mb_1m=peak, items=stored, seconds=seconds))
+    figures = report_memory(run, seconds)
+    print(summary_line(**figures, seconds=seconds, finished=int(run.finished)))
 
 
 def _cpu_seconds() -> float:
