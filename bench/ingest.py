@@ -43,11 +43,13 @@ def start_worker(config_path: Path, tagging: bool):
     from intel.cli import _prepare
     from intel.config import load_config
     from intel.pipeline import Pipeline
+    from intel.service import limit_malloc_arenas, return_free_memory
     from intel.tagging import TagResult
     from intel.worker import Worker
 
     _INTEL_STAGES.setdefault("enrich_run", intel.pipeline.enrich_run)
     _INTEL_STAGES.setdefault("fingerprints", intel.pipeline.fingerprints)
+    limit_malloc_arenas()  # as `intel worker` (intel.service) does before its threads start
     config = load_config(config_path)
     sessions = _prepare(config)  # migrate and sync, as `intel worker` starts
     pipeline = Pipeline(config, sessions)
@@ -58,6 +60,7 @@ def start_worker(config_path: Path, tagging: bool):
         pipeline.tag = lambda inputs: [TagResult() for _ in inputs]
     with Stopwatch() as build:
         pipeline.tagger()  # start-up cost, paid once per process, not per item
+    return_free_memory()  # as intel.service does once the worker is built
     return pipeline, Worker(pipeline, name="bench"), build.seconds
 
 
