@@ -111,20 +111,20 @@ def run_reader(farm: FeedFarm, folder: Path) -> dict:
 
 def rss_child(config_path: str, target: int, deadline: float) -> None:
     """Run in a fresh process: tick until `target` items are stored (or the wall clock passes
-    `deadline`), printing `items peak_rss_mb vocabulary_strings` after start-up and after every round."""
+    `deadline`), printing `items peak_rss_mb rss_mb vocabulary_strings` after start-up and after every round."""
     from intel.clock import utcnow
     from models.bulk import make_sources_due
 
     pipeline, worker, _ = start_worker(Path(config_path), tagging=True)
     strings = pipeline.nlp.vocab.strings
     items = count_items(pipeline)
-    print(f"{items} {peak_rss_mb():.1f} {len(strings)}", flush=True)  # start-up: imports, config, matcher
+    print(f"{items} {peak_rss_mb():.1f} {_rss_now_mb():.1f} {len(strings)}", flush=True)  # start-up
     while items < target and time.time() < deadline:
         with pipeline.sessions.begin() as session:
             make_sources_due(session, utcnow())
         worker.tick()
         items = count_items(pipeline)
-        print(f"{items} {peak_rss_mb():.1f} {len(strings)}", flush=True)
+        print(f"{items} {peak_rss_mb():.1f} {_rss_now_mb():.1f} {len(strings)}", flush=True)
     worker.stop()
     pipeline.close()
 
@@ -134,7 +134,8 @@ class MemoryRun:
     """Peak RSS of a worker, after start-up and after every round of ingesting."""
 
     startup_peak: float
-    rounds: list[tuple[int, float, int]]  # (items stored, peak RSS MiB so far, strings in spaCy's vocabulary)
+    # (items stored, peak RSS MiB so far, RSS MiB now, strings in spaCy's vocabulary)
+    rounds: list[tuple[int, float, float, int]]
     target: int
 
     @property
@@ -149,12 +150,13 @@ class MemoryRun:
     def finished(self) -> bool:
         return self.items >= self.target
 
-    def growth_per_100k(self) -> float | None:
-        """MiB of peak RSS per 100,000 items over the second half of the rounds (after warm-up)."""
+    def growth_per_100k(self, column: int = 1) -> float | None:
+        """MiB of peak RSS (column 1) or of RSS now (column 2) per 100,000 items over the second half
+        of the rounds (after warm-up)."""
         if len(self.rounds) < 4:
             return None
-        (first_items, first_peak, _), (last_items, last_peak, _) = self.rounds[len(self.rounds) // 2], self.rounds[-1]
-        return (last_peak - first_peak) / (last_items - first_items) * 100_000
+        first, last = self.rounds[len(self.rounds) // 2], self.rounds[-1]
+        return (last[column] - first[column]) / (last[0] - first[0]) * 100_000
 
 
 def measure_rss(feeds: int, items: int, prospects: list[dict], target: int, folder: Path,
@@ -166,7 +168,7 @@ def measure_rss(feeds: int, items: int, prospects: list[dict], target: int, fold
     """
     farm = FeedFarm(feeds, items, names, rolling=True, novel_words=True)
     deadline = time.time() + minutes * 60 if minutes else float("inf")
-    lines: list[tuple[int, float, int]] = []
+    lines: list[tuple[int, float, float, int]] = []
     try:
         config = write_config(folder, f"sqlite:///{folder / 'intel.db'}", farm.urls(), prospects,
                               workers=THREADS, per_host=THREADS)
@@ -174,11 +176,11 @@ def measure_rss(feeds: int, items: int, prospects: list[dict], target: int, fold
                                "--deadline", str(deadline)],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as child:
             for line in child.stdout:
-                stored, peak, strings = line.split()
-                lines.append((int(stored), float(peak), int(strings)))
+                stored, peak, now, strings = line.split()
+                lines.append((int(stored), float(peak), float(now), int(strings)))
                 if progress:
                     what = "after start-up" if len(lines) == 1 else f"{int(stored):>9,} items stored"
-                    print(f"    {what}: worker peak RSS {float(peak):.0f} MiB, "
+                    print(f"    {what}: worker peak RSS {float(peak):.0f} MiB (now {float(now):.0f} MiB), "
                           f"{int(strings):,} strings in spaCy's vocabulary", flush=True)
             errors = child.stderr.read()
     finally:
@@ -195,13 +197,14 @@ def report_memory(run: MemoryRun, seconds: float) -> dict:
     if not run.finished:
         print(f"  NOT FINISHED: stopped at {run.items:,} of {run.target:,} items (time limit); "
               f"the peak above is for {run.items:,} items only")
-    growth = run.growth_per_100k()
+    growth, growth_now = run.growth_per_100k(), run.growth_per_100k(column=2)
     if growth is not None:
-        print(f"  peak RSS growth over the second half of the run: {growth:+.1f} MiB per 100,000 items (measured)")
+        print(f"  over the second half of the run (measured): peak RSS {growth:+.1f} MiB and RSS at the end "
+              f"of a round {growth_now:+.1f} MiB per 100,000 items")
     print(f"  {run.items:,} items in {seconds:.0f} s = {run.items / seconds:.0f} items/s on this machine")
     figures = {"rss_items": run.items, "rss_peak_mb": run.peak, "rss_startup_mb": run.startup_peak}
     if growth is not None:
-        figures["rss_growth_mb_per_100k"] = growth
+        figures.update(rss_growth_mb_per_100k=growth, rss_now_growth_mb_per_100k=growth_now)
     if run.items >= 1_000_000:
         figures["rss_mb_1m"] = run.peak
     return figures
@@ -258,7 +261,7 @@ def main() -> None:
                              tmp_path / "rss", names, progress=not args.quick)
     figures = report_memory(memory, time.perf_counter() - began_rss)
     if args.quick:
-        (first_items, first_peak, _), (stored, peak, _) = memory.rounds[0], memory.rounds[-1]
+        (first_items, first_peak, *_), (stored, peak, *_) = memory.rounds[0], memory.rounds[-1]
         slope = (peak - first_peak) / max(1, stored - first_items)  # MiB per item after warm-up
         estimate = peak + slope * (FULL["rss_items"] - stored)
         print(f"  ESTIMATED for 1,000,000 items by extrapolating the growth after the first round "
@@ -284,6 +287,12 @@ def memory_only(size: dict, prospects: list[dict], names: list[str], minutes: fl
     seconds = time.perf_counter() - began
     figures = report_memory(run, seconds)
     print(summary_line(**figures, seconds=seconds, finished=int(run.finished)))
+
+
+def _rss_now_mb() -> float:
+    """This process's resident set size now, in MiB (Linux)."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:")) / 1024
 
 
 def _cpu_seconds() -> float:
