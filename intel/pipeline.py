@@ -7,7 +7,7 @@ import logging
 import threading
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -60,6 +60,16 @@ class Pipeline:
 
     def close(self) -> None:
         self.client.close()
+
+    @contextlib.contextmanager
+    def write_transaction(self) -> Iterator[Session]:
+        """A transaction that writes: on SQLite it waits its turn in the in-process queue first.
+
+        Every writer of the worker goes through here (runs, failures, claims and lease renewals):
+        one left outside would meet a run's transaction inside SQLite and sleep-poll for the lock.
+        """
+        with self._write_lock, self.sessions.begin() as session:
+            yield session
 
     # --- tagging ---------------------------------------------------------------------------
 
@@ -156,7 +166,7 @@ class Pipeline:
                         http_status=result.http_status, bytes_read=result.bytes_read,
                         etag=result.etag, last_modified=result.last_modified, new_url=result.final_url,
                         error="; ".join(result.warnings) or None, lease_owner=state.lease_owner)
-        with self._write_lock, self.sessions.begin() as session:
+        with self.write_transaction() as session:
             if fresh:  # first, before any row is locked: see serialize_story_assignment
                 serialize_story_assignment(session)
             extras = after_fetch.apply_extras(session, self.config, state, result, finished)
@@ -201,7 +211,7 @@ class Pipeline:
                         next_check_at=next_check_after_failure(state, finished, self.config.scheduler,
                                                                retry_after))
         try:
-            with self._write_lock, self.sessions.begin() as session:
+            with self.write_transaction() as session:
                 repository.record_failure(session, state.id, run)
         except SQLAlchemyError as exc:  # the lease expires and another tick retries
             log.error("source %s: could not record the failure: %s", state.id, exc)

@@ -64,7 +64,7 @@ class Worker:
             outcomes.extend(future.result() for future in done)
 
     def _claim(self, limit: int, only: str | None) -> list[SourceState]:
-        with self.pipeline.sessions.begin() as session:
+        with self.pipeline.write_transaction() as session:
             claimed = repository.claim_due_sources(
                 session, now=utcnow(), owner=self.name, lease=timedelta(seconds=self.policy.lease),
                 limit=limit, only=only)
@@ -85,7 +85,7 @@ class Worker:
             ids = list(self._in_flight)
         if not ids:
             return 0
-        with self.pipeline.sessions.begin() as session:
+        with self.pipeline.write_transaction() as session:
             return renew_leases(session, self.name, ids, utcnow() + timedelta(seconds=self.policy.lease))
 
     def _safe(self, job, what: str) -> None:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable, Iterator, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
-from sqlalchemy import bindparam, delete, func, insert, select, text, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from models.tables import Item, Mention, Prospect, Signal, Source
@@ -89,6 +89,65 @@ def table_counts(session: Session) -> dict[str, int]:
             for model in (Prospect, Source, Item, Mention, Signal)}
 
 
+# --- rows straight to the driver --------------------------------------------------------------
+
+# SQLite allows 32,766 parameters per statement, PostgreSQL 65,535.
+_MAX_PARAMETERS = 30_000
+_PROCESSORS: dict[tuple, tuple] = {}
+
+
+def insert_values(session: Session, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]],
+                  returning: Sequence[str] = ()) -> list[tuple]:
+    """Insert rows (tuples in `columns` order) through the driver; returns the `returning` columns.
+
+    Each value goes through its column type's own bind processor (UTC datetimes, JSON), so
+    the database receives exactly what a Core insert would send. What is skipped is SQLAlchemy's
+    bookkeeping per row (a parameter dict compiled, cached and checked per row, then flattened),
+    which cost a run's storing more than SQLite's own work. Without `returning`: one executemany;
+    with it: multi-row INSERT ... VALUES (...), (...) RETURNING, in chunks. RETURNING's order is
+    not promised on SQLite: callers return a column that identifies each row.
+    """
+    if not rows:
+        return []
+    connection = session.connection()
+    dialect = connection.dialect
+    processors = _bind_processors(dialect, table, tuple(columns))
+    values = [tuple(value if process is None else process(value) for process, value in zip(processors, row))
+              for row in rows]
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    group = f"({', '.join([mark] * len(columns))})"
+    head = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES "
+    if not returning:
+        connection.exec_driver_sql(head + group, values)
+        return []
+    found: list[tuple] = []
+    size = max(1, _MAX_PARAMETERS // len(columns))
+    for start in range(0, len(values), size):
+        chunk = values[start:start + size]
+        statement = f"{head}{', '.join([group] * len(chunk))} RETURNING {', '.join(returning)}"
+        found.extend(connection.exec_driver_sql(statement, tuple(v for row in chunk for v in row)).all())
+    return found
+
+
+def update_by_id(session: Session, table: Table, column: str, pairs: Sequence[tuple[Any, int]]) -> None:
+    """Set one plain column (no type processing: ids, counts) of rows by primary key, (value, id) each,
+    as one executemany through the driver."""
+    if not pairs:
+        return
+    connection = session.connection()
+    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    connection.exec_driver_sql(f"UPDATE {table.name} SET {column} = {mark} WHERE id = {mark}", list(pairs))
+
+
+def _bind_processors(dialect, table: Table, columns: tuple[str, ...]) -> tuple:
+    key = (dialect, table.name, columns)
+    found = _PROCESSORS.get(key)
+    if found is None:
+        found = _PROCESSORS[key] = tuple(table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+                                         for name in columns)
+    return found
+
+
 # --- a source run's items, stored set-based (repository.store_run) ---------------------------
 
 _IN_CHUNK = 500
@@ -106,10 +165,12 @@ def stored_items(session: Session, source_id: str, keys: Sequence[str]) -> dict[
     """What the source already stores under these keys (an indexed lookup per 500 keys)."""
     found: dict[str, StoredItem] = {}
     unique = list(dict.fromkeys(keys))
+    table = Item.__table__
     for start in range(0, len(unique), _IN_CHUNK):
-        rows = session.execute(
-            select(Item.dedup_key, Item.id, Item.content_hash, Item.sort_at, Item.story_id)
-            .where(Item.source_id == source_id, Item.dedup_key.in_(unique[start:start + _IN_CHUNK])))
+        # Core on the session's connection: plain rows need no ORM bookkeeping.
+        rows = session.connection().execute(
+            select(table.c.dedup_key, table.c.id, table.c.content_hash, table.c.sort_at, table.c.story_id)
+            .where(table.c.source_id == source_id, table.c.dedup_key.in_(unique[start:start + _IN_CHUNK])))
         found.update((key, StoredItem(item_id, content_hash, sort_at, story_id))
                      for key, item_id, content_hash, sort_at, story_id in rows)
     return found
@@ -123,15 +184,19 @@ def _item_fields(data: ItemToStore) -> dict:
 
 def insert_new_items(session: Session, source_id: str, items: Sequence[ItemToStore],
                      now: datetime) -> dict[str, int]:
-    """Insert items not stored yet (multi-row INSERT ... RETURNING); dedup key -> new id."""
-    ids: dict[str, int] = {}
-    rows = [{"source_id": source_id, "dedup_key": data.dedup_key, "first_seen_at": now, "updated_at": now,
-             "sort_at": data.published_at or now, **_item_fields(data)} for data in items]
-    statement = insert(Item.__table__).returning(Item.__table__.c.id, Item.__table__.c.dedup_key,
-                                                 sort_by_parameter_order=True)
-    for chunk in _chunks(rows, 1000):
-        ids.update((key, item_id) for item_id, key in session.execute(statement, chunk))
-    return ids
+    """Insert items not stored yet (multi-row INSERT ... RETURNING); dedup key -> new id.
+
+    Ids are matched to rows by their dedup key (unique within the source), not by order.
+    """
+    rows = [(source_id, data.dedup_key, now, now, data.published_at or now, data.guid, data.url, data.title,
+             data.summary, data.content, data.author, data.visibility, data.content_hash, data.published_at)
+            for data in items]
+    return {key: item_id for item_id, key in insert_values(session, Item.__table__, _ITEM_COLUMNS, rows,
+                                                           returning=("id", "dedup_key"))}
+
+
+_ITEM_COLUMNS = ("source_id", "dedup_key", "first_seen_at", "updated_at", "sort_at", "guid", "url", "title",
+                 "summary", "content", "author", "visibility", "content_hash", "published_at")
 
 
 def update_changed_items(session: Session, changed: Mapping[int, ItemToStore], now: datetime) -> None:
@@ -159,10 +224,9 @@ def insert_mentions_and_signals(session: Session, items: Iterable[tuple[int, Ite
     """Mentions and signals of stored items: (item id, item, the item's sort time) each."""
     mentions, signals = [], []
     for item_id, data, sort_at in items:
-        mentions.extend({"item_id": item_id, "prospect_id": m.prospect_id, "score": m.score,
-                         "evidence": list(m.evidence), "sort_at": sort_at} for m in data.mentions)
-        signals.extend({"item_id": item_id, "type": s.type, "score": s.score, "evidence": list(s.evidence),
-                        "prospect_id": s.prospect_id, "role": s.role, "stages": list(s.stages) or None,
-                        "alert_checked_at": None} for s in data.signals)
-    insert_rows(session, Mention.__table__, mentions)
-    insert_rows(session, Signal.__table__, signals)
+        mentions.extend((item_id, m.prospect_id, m.score, list(m.evidence), sort_at) for m in data.mentions)
+        signals.extend((item_id, s.type, s.score, list(s.evidence), s.prospect_id, s.role, list(s.stages) or None)
+                       for s in data.signals)
+    insert_values(session, Mention.__table__, ("item_id", "prospect_id", "score", "evidence", "sort_at"), mentions)
+    insert_values(session, Signal.__table__,
+                  ("item_id", "type", "score", "evidence", "prospect_id", "role", "stages"), signals)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Mapping, Sequence
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import case, func, insert, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -265,30 +265,32 @@ def record_failure(session: Session, source_id: str, run: RunRecord) -> None:
 
 
 def _finish_source(session: Session, source_id: str, run: RunRecord, counts: RunCounts) -> None:
-    session.add(SourceRun(source_id=source_id, started_at=run.started_at, finished_at=run.finished_at,
-                          status=run.status, http_status=run.http_status, items_new=counts.new,
-                          items_seen=counts.seen + counts.updated, bytes_read=run.bytes_read,
-                          duration_ms=int((run.finished_at - run.started_at).total_seconds() * 1000),
-                          error=run.error))
-    source = session.get(Source, source_id)
-    if source is None:
-        return
-    source.last_run_at = run.finished_at
-    source.next_check_at = run.next_check_at
-    # A run that outlived its lease must not free the lease of the worker that took over.
-    if run.lease_owner is None or source.lease_owner in (None, run.lease_owner):
-        source.lease_owner = source.lease_until = None
+    """The run's history row and the source's schedule and fetch state: two Core statements, no ORM
+    object (a run that stores 50 items should not pay for loading and flushing its source)."""
+    session.execute(insert(SourceRun.__table__).values(
+        source_id=source_id, started_at=run.started_at, finished_at=run.finished_at, status=run.status,
+        http_status=run.http_status, items_new=counts.new, items_seen=counts.seen + counts.updated,
+        bytes_read=run.bytes_read, duration_ms=int((run.finished_at - run.started_at).total_seconds() * 1000),
+        error=run.error))
+    table = Source.__table__
+    values: dict[str, Any] = {"last_run_at": run.finished_at, "next_check_at": run.next_check_at}
+    if run.lease_owner is None:
+        values["lease_owner"] = values["lease_until"] = None
+    else:  # a run that outlived its lease must not free the lease of the worker that took over
+        ours = or_(table.c.lease_owner.is_(None), table.c.lease_owner == run.lease_owner)
+        values["lease_owner"] = case((ours, None), else_=table.c.lease_owner)
+        values["lease_until"] = case((ours, None), else_=table.c.lease_until)
     if run.status == "failed":
-        source.error_count += 1
-        source.last_error = run.error
+        values["error_count"] = table.c.error_count + 1
+        values["last_error"] = run.error
     else:
-        source.error_count, source.last_error = 0, None
-        source.last_success_at = run.finished_at
-        source.etag, source.last_modified = run.etag, run.last_modified
+        values.update(error_count=0, last_error=None, last_success_at=run.finished_at, etag=run.etag,
+                      last_modified=run.last_modified)
     if run.new_url:
-        source.url = run.new_url
+        values["url"] = run.new_url
     if run.disable_reason:
-        source.enabled, source.disabled_reason = False, run.disable_reason
+        values.update(enabled=False, disabled_reason=run.disable_reason)
+    session.execute(update(table).where(table.c.id == source_id).values(values))
 
 
 def release_lease(session: Session, source_id: str) -> None:

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from operator import eq
 from typing import Mapping
 
 from sqlalchemy import bindparam, exists, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
+from models.bulk import insert_values, update_by_id
 from models.tables import Item, Mention, Story, StoryBand
 
 URL_BAND = -1  # the band that holds the canonical link: the same link is the same story outright
@@ -27,7 +29,7 @@ _ANALYZE_AFTER = 20_000  # band rows written at once (600 new stories)
 @dataclass(frozen=True)
 class StoryPrint:
     signature: tuple[int, ...]
-    bands: tuple[tuple[int, str], ...]
+    bands: tuple[tuple[int, int], ...]  # (band number, its key: a signed 64-bit hash)
     has_link: bool = False
 
 
@@ -56,8 +58,8 @@ def assign_stories(session: Session, source_id: str, prints: Mapping[int, StoryP
     joins: list[tuple[object, int]] = []  # (a story id, or a _NewStory of this run; the joining item's id)
     for item_id in order:
         fingerprint = prints[item_id]
-        match = _best_match(fingerprint, by_hash, signatures)
-        if match is None or similarity_or_link(fingerprint, match, by_hash, signatures) < threshold:
+        match, score = _best_match(fingerprint, by_hash, signatures)
+        if match is None or score < threshold:
             story = _NewStory(lead_item_id=item_id, fingerprint=fingerprint)
             started.append(story)
             signatures[story] = fingerprint.signature  # later items of this run may join it
@@ -67,11 +69,14 @@ def assign_stories(session: Session, source_id: str, prints: Mapping[int, StoryP
         joins.append((match, item_id))
         if isinstance(match, _NewStory):
             match.item_count += 1
+    joined_known = [story for story, _ in joins if not isinstance(story, _NewStory)]
+    # Before this run's items join them: which of these stories the source was in already.
+    carried = _stories_carried_by(session, source_id, set(joined_known))
     _insert_started(session, started, now)
     members = [(story.id, story.lead_item_id) for story in started]
     members += [(story.id if isinstance(story, _NewStory) else story, item_id) for story, item_id in joins]
     _set_story_ids(session, members)
-    _join_known(session, source_id, [story for story, _ in joins if not isinstance(story, _NewStory)], known, now)
+    _join_known(session, joined_known, carried, known, now)
     leads = [(story.lead_item_id if isinstance(story, _NewStory) else known.leads.get(story), item_id)
              for story, item_id in joins]
     _merge_mentions(session, source_id, [(lead, item_id) for lead, item_id in leads if lead is not None])
@@ -91,30 +96,29 @@ class _NewStory:
 class _Known:
     """Stories in the window sharing a band with this run's items."""
 
-    by_hash: dict[str, set]          # band hash -> story ids
+    by_hash: dict[int, set]          # band key -> story ids
     signatures: dict[object, tuple]  # story id -> MinHash signature of its lead
-    sources: dict[int, set[str]]     # story id -> sources of its items
     leads: dict[int, int | None]     # story id -> lead item id
 
 
-def _known_stories(session: Session, hashes: set[str], since: datetime) -> _Known:
+def _known_stories(session: Session, hashes: set[int], since: datetime) -> _Known:
     # Two indexed steps, not one join: PostgreSQL planned the join (with statistics that lag a big
-    # run's own inserts) as a scan of every story per lookup.
-    candidates: dict[str, set] = {}
+    # run's own inserts) as a scan of every story per lookup. Core statements on the session's
+    # connection: no ORM bookkeeping for plain rows.
+    candidates: dict[int, set] = {}
     for story_id, digest in _bands_with(session, list(hashes)):
         candidates.setdefault(digest, set()).add(story_id)
     ids = list({i for found in candidates.values() for i in found})
-    known = _Known({}, {}, {}, {})
+    known = _Known({}, {}, {})
+    connection = session.connection()
+    table = Story.__table__
     for start in range(0, len(ids), _IN_CHUNK):
         chunk = ids[start:start + _IN_CHUNK]
-        for story_id, signature, lead in session.execute(
-                select(Story.id, Story.signature, Story.lead_item_id)
-                .where(Story.id.in_(chunk), Story.updated_at >= since)):
+        for story_id, signature, lead in connection.execute(
+                select(table.c.id, table.c.signature, table.c.lead_item_id)
+                .where(table.c.id.in_(chunk), table.c.updated_at >= since)):
             known.signatures[story_id] = tuple(signature or ())
             known.leads[story_id] = lead
-        for story_id, member_source in session.execute(
-                select(Item.story_id, Item.source_id).where(Item.story_id.in_(chunk)).distinct()):
-            known.sources.setdefault(story_id, set()).add(member_source)
     for digest, found in candidates.items():  # stories outside the window are no candidates
         within = {story_id for story_id in found if story_id in known.signatures}
         if within:
@@ -122,38 +126,35 @@ def _known_stories(session: Session, hashes: set[str], since: datetime) -> _Know
     return known
 
 
-def _best_match(fingerprint: StoryPrint, by_hash, signatures):
-    """The candidate story most like this fingerprint (a shared link wins outright), or None."""
+def _best_match(fingerprint: StoryPrint, by_hash, signatures) -> tuple[object | None, float]:
+    """The candidate story most like this fingerprint and how alike they are: a shared canonical
+    link wins outright (1.0), else the estimated Jaccard similarity. (None, 0.0) without candidates."""
     shared: dict[object, int] = {}
     for band, digest in fingerprint.bands:
         for story in by_hash.get(digest, ()):
             if band == URL_BAND:
-                return story
+                return story, 1.0
             shared[story] = shared.get(story, 0) + 1
     ranked = sorted(shared, key=lambda s: -shared[s])[:_CANDIDATES]
-    return max(ranked, key=lambda s: similarity(fingerprint.signature, signatures.get(s, ())), default=None)
-
-
-def similarity_or_link(fingerprint: StoryPrint, story, by_hash, signatures) -> float:
-    """1.0 when the canonical links agree, else the estimated Jaccard similarity."""
-    if any(band == URL_BAND and story in by_hash.get(digest, ()) for band, digest in fingerprint.bands):
-        return 1.0
-    return similarity(fingerprint.signature, signatures.get(story, ()))
+    scored = [(similarity(fingerprint.signature, signatures.get(story, ())), story) for story in ranked]
+    # max() keeps the first of equals, as ranked by shared bands
+    score, story = max(scored, key=lambda pair: pair[0], default=(0.0, None))
+    return story, score
 
 
 def similarity(a, b) -> float:
     """Estimated Jaccard similarity of two MinHash signatures of the same length."""
     if not a or len(a) != len(b):
         return 0.0
-    return sum(x == y for x, y in zip(a, b)) / len(a)
+    return sum(map(eq, a, b)) / len(a)
 
 
-def _bands_with(session: Session, hashes: list[str]) -> list[tuple[int, str]]:
+def _bands_with(session: Session, hashes: list[int]) -> list[tuple[int, int]]:
     """(story id, hash) of stored bands with these hashes: thousands per run, so straight to the driver
     (SQLAlchemy's compiling of 500-value IN lists cost more than SQLite's index lookups)."""
     connection = session.connection()
     table = StoryBand.__tablename__
-    found: list[tuple[int, str]] = []
+    found: list[tuple[int, int]] = []
     if connection.dialect.name == "postgresql":
         for start in range(0, len(hashes), 5000):
             found.extend(connection.exec_driver_sql(f"SELECT story_id, hash FROM {table} WHERE hash = ANY(%s)",
@@ -169,20 +170,19 @@ def _bands_with(session: Session, hashes: list[str]) -> list[tuple[int, str]]:
 
 def _insert_started(session: Session, started: list[_NewStory], now: datetime) -> None:
     """New stories (multi-row INSERT ... RETURNING their ids) and their bands."""
-    table = Story.__table__
-    statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-    for start in range(0, len(started), _IN_CHUNK):
-        chunk = started[start:start + _IN_CHUNK]
-        rows = [{"lead_item_id": s.lead_item_id, "signature": list(s.fingerprint.signature),
-                 "item_count": s.item_count, "source_count": 1, "first_seen_at": now, "updated_at": now}
-                for s in chunk]
-        for story, (story_id,) in zip(chunk, session.execute(statement, rows)):
-            story.id = story_id
-    _insert_bands(session, [(band, digest, s.id) for s in started for band, digest in dict(s.fingerprint.bands).items()])
+    # Matched by lead item (one per new story), not by order: see models.bulk.insert_values.
+    by_lead = {story.lead_item_id: story for story in started}
+    rows = [(s.lead_item_id, list(s.fingerprint.signature), s.item_count, 1, now, now) for s in started]
+    for story_id, lead_item_id in insert_values(
+            session, Story.__table__, ("lead_item_id", "signature", "item_count", "source_count", "first_seen_at",
+                                       "updated_at"), rows, returning=("id", "lead_item_id")):
+        by_lead[lead_item_id].id = story_id
+    _insert_bands(session, [(key, s.id) for s in started for key in {key for _, key in s.fingerprint.bands}])
 
 
-def _insert_bands(session: Session, rows: list[tuple[int, str, int]]) -> None:
-    """33 rows per story, straight to the driver: COPY on PostgreSQL, executemany on SQLite.
+def _insert_bands(session: Session, rows: list[tuple[int, int]]) -> None:
+    """(band key, story id): 33 rows per story, straight to the driver: COPY on PostgreSQL,
+    executemany on SQLite.
 
     SQLAlchemy's per-row parameter handling cost more than SQLite's inserts, and psycopg's
     executemany a round trip per row. After a big batch PostgreSQL's statistics are refreshed:
@@ -194,32 +194,40 @@ def _insert_bands(session: Session, rows: list[tuple[int, str, int]]) -> None:
     table = StoryBand.__tablename__
     if connection.dialect.name == "postgresql":
         with connection.connection.driver_connection.cursor() as cursor:
-            with cursor.copy(f"COPY {table} (band, hash, story_id) FROM STDIN") as copy:
+            with cursor.copy(f"COPY {table} (hash, story_id) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
         if len(rows) >= _ANALYZE_AFTER:
             connection.exec_driver_sql(f"ANALYZE {table}")
         return
-    connection.exec_driver_sql(f"INSERT INTO {table} (band, hash, story_id) VALUES (?, ?, ?)", rows)
+    connection.exec_driver_sql(f"INSERT INTO {table} (hash, story_id) VALUES (?, ?)", rows)
 
 
 def _set_story_ids(session: Session, members: list[tuple[int, int]]) -> None:
-    """(story id, item id) pairs: executemany of one UPDATE by primary key."""
+    """(story id, item id) pairs: one executemany of an UPDATE by primary key."""
+    update_by_id(session, Item.__table__, "story_id", members)
+
+
+def _stories_carried_by(session: Session, source_id: str, story_ids: set[int]) -> set[int]:
+    """Which of these stories already hold an item of this source."""
     table = Item.__table__
-    statement = update(table).where(table.c.id == bindparam("item")).values(story_id=bindparam("story"))
-    for start in range(0, len(members), 5000):
-        session.execute(statement, [{"item": item_id, "story": story_id}
-                                    for story_id, item_id in members[start:start + 5000]])
+    carried: set[int] = set()
+    ids = list(story_ids)
+    for start in range(0, len(ids), _IN_CHUNK):
+        carried.update(session.connection().execute(
+            select(table.c.story_id).where(table.c.story_id.in_(ids[start:start + _IN_CHUNK]),
+                                           table.c.source_id == source_id).distinct()).scalars())
+    return carried
 
 
-def _join_known(session: Session, source_id: str, joined: list[int], known: _Known, now: datetime) -> None:
+def _join_known(session: Session, joined: list[int], carried: set[int], known: _Known, now: datetime) -> None:
     """Stories other runs started gain this run's copies; a new source re-dates the story and its lead."""
     if not joined:
         return
     copies: dict[int, int] = {}
     for story_id in joined:
         copies[story_id] = copies.get(story_id, 0) + 1
-    newly = [story_id for story_id in copies if source_id not in known.sources.get(story_id, set())]
+    newly = [story_id for story_id in copies if story_id not in carried]
     table = Story.__table__
     session.execute(update(table).where(table.c.id == bindparam("story"))
                     .values(item_count=table.c.item_count + bindparam("copies"),

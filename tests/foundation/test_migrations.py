@@ -8,21 +8,24 @@ upgrade in place, data kept, on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from alembic.config import Config as AlembicConfig
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, select
+from sqlalchemy import inspect, select, text
 
 import models.db
+from intel.stories import story_print
 from models import repository
 from models.db import MigrationHistoryError, current_revision, make_engine, make_sessionmaker, upgrade
-from models.tables import Base, Prospect
+from models.stories import assign_stories
+from models.tables import Base, Item, Prospect, Source, Story
 
 ROOT = Path(__file__).resolve().parents[2]
 OLD_HEADS = ("0002_intel", "0002_scale", "0002_feeds", "0002_connectors", "0003_config_checks")
@@ -100,7 +103,8 @@ def test_a_database_from_before_0002_scale_upgrades(database_url):
     assert current_revision(engine) == "0002_alerts, 0002_feeds, 0002_intel"
     upgrade(engine)
     assert current_revision(engine) == scripts().get_heads()[0]
-    assert "ix_story_bands_hash" in {index["name"] for index in inspect(engine).get_indexes("story_bands")}
+    # Story candidates are found by hash: since 0005 through the primary key (hash, story_id) itself.
+    assert inspect(engine).get_pk_constraint("story_bands")["constrained_columns"] == ["hash", "story_id"]
     assert "config_checks" in inspect(engine).get_table_names()
     engine.dispose()
 
@@ -113,7 +117,57 @@ def test_a_migration_forking_the_history_is_refused_with_what_to_do(tmp_path, mo
         "def upgrade() -> None:\n    pass\n\n\ndef downgrade() -> None:\n    pass\n", encoding="utf-8")
     monkeypatch.setattr(models.db, "MIGRATIONS", forked)
     engine = make_engine(f"sqlite:///{tmp_path / 'intel.db'}")
-    with pytest.raises(MigrationHistoryError, match=r"2 heads \(0004_merge, 0005_forked\).*down_revision"):
+    [head] = scripts().get_heads()
+    with pytest.raises(MigrationHistoryError, match=rf"2 heads \({head}, 0005_forked\).*down_revision"):
         upgrade(engine)
     assert inspect(engine).get_table_names() == []  # refused before anything ran
+    engine.dispose()
+
+
+def test_story_bands_stored_as_text_before_0005_are_converted_and_still_found(database_url):
+    """A story stored with hex band hashes is joined after the upgrade by a copy and by a same-link brief."""
+    wire = story_print("Siemens AG wins rail contract in Egypt",
+                       "Siemens AG will supply trains and signalling for a new high-speed line.",
+                       "https://wire.example.com/siemens-egypt?utm_source=rss")
+    copy = story_print("Siemens AG wins rail contract in Egypt - Daily Rail",
+                       "Siemens AG will supply trains and signalling for a new high-speed line.",
+                       "https://dailyrail.example.com/a/77")
+    brief = story_print("Egypt deal", "Short brief.", "https://wire.example.com/siemens-egypt")
+    engine = make_engine(database_url)
+    upgrade(engine, "0004_merge")
+    now = datetime.now(timezone.utc)
+    sessions = make_sessionmaker(engine)
+    with sessions.begin() as session:
+        session.add(Source(id="wire", kind="rss", url="https://wire.example.com/feed", settings={}))
+        session.flush()
+        lead, copy_item, brief_item = (Item(source_id="wire", dedup_key=key, title=key, content_hash=key,
+                                            first_seen_at=now, updated_at=now, sort_at=now)
+                                       for key in ("wire-1", "dr-77", "brief-9"))
+        session.add_all([lead, copy_item, brief_item])
+        session.flush()
+        story = Story(lead_item_id=lead.id, signature=list(wire.signature), first_seen_at=now, updated_at=now)
+        session.add(story)
+        session.flush()
+        lead.story_id = story.id
+        ids = {"story": story.id, "copy": copy_item.id, "brief": brief_item.id}
+        # What the code before 0005 stored: 16 hex digits per signature band, the link's whole BLAKE2b-128 digest.
+        old_rows = [{"band": band, "hash": format(key % 2 ** 64, "016x"), "story": story.id}
+                    for band, key in wire.bands if band >= 0]
+        link = hashlib.blake2b(b"https://wire.example.com/siemens-egypt", digest_size=16).hexdigest()
+        old_rows.append({"band": -1, "hash": link, "story": story.id})
+        session.execute(text("INSERT INTO story_bands (band, hash, story_id) VALUES (:band, :hash, :story)"),
+                        old_rows)
+
+    upgrade(engine)
+
+    with sessions.begin() as session:
+        stored = session.execute(text("SELECT hash FROM story_bands ORDER BY hash")).scalars().all()
+        assert stored == sorted(key for _, key in wire.bands)
+        joined = assign_stories(session, "wire", {ids["copy"]: copy, ids["brief"]: brief}, now=now,
+                                window=timedelta(days=3), threshold=0.5)
+        assert joined == 2
+    with sessions() as session:
+        assert session.get(Item, ids["copy"]).story_id == ids["story"]
+        assert session.get(Item, ids["brief"]).story_id == ids["story"]
+        assert session.get(Story, ids["story"]).item_count == 3
     engine.dispose()
