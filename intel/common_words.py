@@ -27,15 +27,39 @@ LOWER_VS_CAPITALIZED = 1.5
 FREQUENT_WORD_FLOOR = -11.0
 
 
+# Rarer words are kept out of memory (the full table is a million entries, ~140 MiB in a dict): they
+# are never common words, and for picking a rule's rarest word e^-16 and e^-20 are both nothing.
+KEPT_LOG_PROBABILITY_FLOOR = -16.0
+
+
 @lru_cache(maxsize=1)
 def _tables() -> tuple[frozenset[str], dict[str, float]]:
     data = resources.files("spacy_lookups_data") / "data"
+    probs = _frequent_words(data / "en_lexeme_prob.json.gz")
     with (data / "en_lemma_index.json.gz").open("rb") as raw, gzip.open(raw) as fh:
         index = json.load(fh)
-    with (data / "en_lexeme_prob.json.gz").open("rb") as raw, gzip.open(raw) as fh:
-        probs = json.load(fh)
-    words = frozenset(w for lemmas in index.values() for w in lemmas if w.isalpha())
+    words = frozenset(w for lemmas in index.values() for w in lemmas
+                      if w.isalpha() and probs.get(w, -30.0) >= DICTIONARY_WORD_FLOOR)
     return words, probs
+
+
+def _frequent_words(path) -> dict[str, float]:
+    """The table's words down to KEPT_LOG_PROBABILITY_FLOOR, read a line at a time.
+
+    The file is written most frequent first, one `"word":logprob,` pair per line, so reading
+    stops at the first rarer word instead of building the whole million-entry dict.
+    """
+    probs: dict[str, float] = {}
+    with path.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as fh:
+        for line in fh:
+            line = line.strip().rstrip(",")
+            if line in ("{", "}", ""):
+                continue
+            ((word, value),) = json.loads("{" + line + "}").items()
+            if value < KEPT_LOG_PROBABILITY_FLOOR:
+                break
+            probs[word] = value
+    return probs
 
 
 @lru_cache(maxsize=65536)
