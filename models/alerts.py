@@ -139,9 +139,11 @@ def queue_deliveries(session: Session, deliveries: Sequence[DeliveryToQueue], no
     return added
 
 
-def claim_due_deliveries(session: Session, *, now: datetime, lease: timedelta, limit: int) -> list[DeliveryJob]:
-    """Pending deliveries whose time has come; their due time moves past the lease while we send."""
-    query = (select(AlertDelivery).where(AlertDelivery.status == "pending", AlertDelivery.next_attempt_at <= now)
+def claim_due_deliveries(session: Session, *, now: datetime, lease: timedelta, limit: int,
+                         due_by: datetime | None = None) -> list[DeliveryJob]:
+    """Pending deliveries due by `due_by` (default `now`); their due time moves past the lease while we send."""
+    query = (select(AlertDelivery)
+             .where(AlertDelivery.status == "pending", AlertDelivery.next_attempt_at <= (due_by or now))
              .order_by(AlertDelivery.next_attempt_at, AlertDelivery.id).limit(limit)
              .with_for_update(skip_locked=True))
     rows = list(session.scalars(query))

@@ -82,9 +82,13 @@ class AlertDispatcher:
         webhooks = {w.name: w for w in config.webhooks}
         lease = timedelta(seconds=max((w.timeout for w in config.webhooks), default=10.0) * 2 + 60)
         sent = 0
+        # Only what was due when the pass began: a delivery that fails in this pass waits for a later
+        # tick even when its backoff is shorter than the pass, so one tick never burns all its attempts.
+        pass_started = utcnow()
         while True:
             with self.sessions.begin() as session:
-                jobs = store.claim_due_deliveries(session, now=utcnow(), lease=lease, limit=DELIVERY_BATCH)
+                jobs = store.claim_due_deliveries(session, now=utcnow(), lease=lease, limit=DELIVERY_BATCH,
+                                                  due_by=pass_started)
             if not jobs:
                 return sent
             for job in jobs:
