@@ -169,15 +169,17 @@ class WorkerService:
             try:
                 new = load_config(self.path)
             except ConfigError as exc:
-                self.last_problems = [str(p) for p in exc.problems]
+                problems = [str(p) for p in exc.problems]
+                # logged before it is published: whoever sees last_problems can rely on the log line
                 log.error("config reload (%s): %d problem(s); still running the previous config:\n%s",
-                          reason, len(exc.problems), "\n".join(self.last_problems))
-                self._record_check(self.last_problems)
+                          reason, len(problems), "\n".join(problems))
+                self.last_problems = problems
+                self._record_check(problems)
                 return False
             if new.database != self.config.database:
-                self.last_problems = [f"{self.path}: database: changing the database needs a restart"]
                 log.error("config reload (%s): the database changed (needs a restart); "
                           "still running the previous config", reason)
+                self.last_problems = [f"{self.path}: database: changing the database needs a restart"]
                 self._record_check(self.last_problems)
                 return False
             register_secrets(config_secrets(new))
