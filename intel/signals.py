@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
+from itertools import chain
 from typing import Callable, Iterable, NamedTuple, Sequence
 
 from spacy.language import Language
@@ -87,21 +88,13 @@ class SignalDetector:
             return []
         hits: dict[str, list[tuple[float, str, Rule | None, int, int]]] = {}
         places: dict[int, str] = {}
-        for key, start, end in rule_hits:
-            type_name, rule, strength = self._rules[key]
+        weighted = chain(((*self._rules[key], start, end) for key, start, end in rule_hits),
+                         ((type_name, None, KEYWORD_WEIGHT, start, end) for type_name, start, end in keyword_hits))
+        for type_name, rule, strength, start, end in weighted:
             where = places.get(start)
             if where is None:
                 where = places[start] = _field_of(doc, start, fields)
             hit = (strength * FIELD_WEIGHT[where], where, rule, start, end)
-            if type_name in hits:
-                hits[type_name].append(hit)
-            else:
-                hits[type_name] = [hit]
-        for type_name, start, end in keyword_hits:
-            where = places.get(start)
-            if where is None:
-                where = places[start] = _field_of(doc, start, fields)
-            hit = (KEYWORD_WEIGHT * FIELD_WEIGHT[where], where, None, start, end)
             if type_name in hits:
                 hits[type_name].append(hit)
             else:

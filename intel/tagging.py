@@ -277,13 +277,7 @@ class ProspectTagger:
             return TagResult(signals=tuple(signals), organizations=self._organizations(doc, ()))
         context = _DocContext(doc, fields, self.uses_ner)
         keywords = _keywords_found(doc, occurrences, exclude_hits, keyword_hits)
-        by_prospect: dict[str, list[_Occurrence]] = {}
-        for occurrence in occurrences:
-            pid = occurrence.term.prospect_id
-            if pid in by_prospect:
-                by_prospect[pid].append(occurrence)
-            else:
-                by_prospect[pid] = [occurrence]
+        by_prospect = _by_prospect(occurrences)
         mentions, spans = [], []
         for prospect_id, found_here in by_prospect.items():
             for occurrence in found_here:
@@ -639,17 +633,23 @@ def _noisy_or(p: float, q: float) -> float:
     return 1 - (1 - p) * (1 - q)
 
 
+def _by_prospect(found: list[_Occurrence]) -> dict[str, list[_Occurrence]]:
+    """Occurrences grouped by prospect, in the order found."""
+    grouped: dict[str, list[_Occurrence]] = {}
+    for occurrence in found:
+        pid = occurrence.term.prospect_id
+        if pid in grouped:
+            grouped[pid].append(occurrence)
+        else:
+            grouped[pid] = [occurrence]
+    return grouped
+
+
 def _longest_per_prospect(found: list[_Occurrence]) -> list[_Occurrence]:
     """Drop a match inside a longer match of the same prospect ("Apple" inside "Apple Inc.")."""
     if len(found) < 2:
         return found
-    by_prospect: dict[str, list[_Occurrence]] = {}
-    for occurrence in found:
-        pid = occurrence.term.prospect_id
-        if pid in by_prospect:
-            by_prospect[pid].append(occurrence)
-        else:
-            by_prospect[pid] = [occurrence]
+    by_prospect = _by_prospect(found)
     if len(by_prospect) == len(found):  # one occurrence per prospect: nothing inside anything
         return found
     result = []
