@@ -105,6 +105,7 @@ def vocabulary() -> list[str]:
 
 
 _VOCABULARY: list[str] = []
+_VOCABULARY_LOCK = threading.Lock()
 
 
 def feed_xml(feed: int, items: int, names: list[str], generation: int = 0, novel_words: bool = False) -> bytes:
@@ -113,8 +114,9 @@ def feed_xml(feed: int, items: int, names: list[str], generation: int = 0, novel
     `novel_words`: every item also names a person and a firm no item named before and quotes a
     figure, as real news does: the words a long-running tagger has never seen keep coming.
     """
-    if not _VOCABULARY:
-        _VOCABULARY.extend(vocabulary())
+    with _VOCABULARY_LOCK:  # the farm renders feeds on several threads: all must see the whole list
+        if not _VOCABULARY:
+            _VOCABULARY.extend(vocabulary())
     rnd = random.Random(feed * 1_000_003 + generation)
 
     def words(count: int) -> str:
