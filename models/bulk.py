@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Collection, Iterable, Iterator, Mapping, Sequence
 
 from sqlalchemy import Table, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
@@ -97,7 +97,7 @@ _PROCESSORS: dict[tuple, tuple] = {}
 
 
 def insert_values(session: Session, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]],
-                  returning: Sequence[str] = ()) -> list[tuple]:
+                  returning: Sequence[str] = (), repeated: Collection[str] = ()) -> list[tuple]:
     """Insert rows (tuples in `columns` order) through the driver; returns the `returning` columns.
 
     Each value goes through its column type's own bind processor (UTC datetimes, JSON), so
@@ -106,27 +106,138 @@ def insert_values(session: Session, table: Table, columns: Sequence[str], rows: 
     which cost a run's storing more than SQLite's own work. Without `returning`: one executemany;
     with it: multi-row INSERT ... VALUES (...), (...) RETURNING, in chunks. RETURNING's order is
     not promised on SQLite: callers return a column that identifies each row.
+
+    `repeated`: columns whose values recur across rows (tuples of strings, say), so each distinct
+    value goes through the processor once; only for values that are equal exactly when they
+    bind the same (not 1 beside 1.0 or True).
     """
     if not rows:
         return []
     connection = session.connection()
     dialect = connection.dialect
-    processors = _bind_processors(dialect, table, tuple(columns))
-    values = [tuple(value if process is None else process(value) for process, value in zip(processors, row))
-              for row in rows]
-    mark = "?" if dialect.paramstyle == "qmark" else "%s"
-    group = f"({', '.join([mark] * len(columns))})"
+    values = _bound(_bind_processors(dialect, table, tuple(columns)), rows,
+                    {columns.index(name) for name in repeated})
+    group = f"({', '.join(['?'] * len(columns))})"
     head = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES "
     if not returning:
-        connection.exec_driver_sql(head + group, values)
+        connection.exec_driver_sql(_marks(dialect, head + group), values)
         return []
     found: list[tuple] = []
     size = max(1, _MAX_PARAMETERS // len(columns))
     for start in range(0, len(values), size):
         chunk = values[start:start + size]
         statement = f"{head}{', '.join([group] * len(chunk))} RETURNING {', '.join(returning)}"
-        found.extend(connection.exec_driver_sql(statement, tuple(v for row in chunk for v in row)).all())
+        found.extend(connection.exec_driver_sql(_marks(dialect, statement),
+                                                tuple(v for row in chunk for v in row)).all())
     return found
+
+
+def _bound(processors: tuple, rows: Sequence[Sequence[Any]], repeated: Collection[int] = ()) -> list[tuple]:
+    """Rows with each value through its column's bind processor.
+
+    A value that is the very object the row before had in that column (a run's `now` in every
+    row, an item's sort time in each of its mentions) is not processed again, nor is a value of
+    a `repeated` column seen before.
+    """
+    active = [(index, _Once(process) if index in repeated else process)
+              for index, process in enumerate(processors) if process is not None]
+    if not active:
+        return [tuple(row) for row in rows]
+    last: list[tuple[Any, Any]] = [(_NOTHING, None)] * len(active)
+    bound = []
+    for row in rows:
+        row = list(row)
+        for slot, (index, process) in enumerate(active):
+            value = row[index]
+            before, result = last[slot]
+            if value is not before:
+                result = process(value)
+                last[slot] = (value, result)
+            row[index] = result
+        bound.append(tuple(row))
+    return bound
+
+
+class _Once:
+    """A bind processor that processes each distinct value once."""
+
+    def __init__(self, process) -> None:
+        self.process = process
+        self.done: dict[Any, Any] = {}
+
+    def __call__(self, value: Any) -> Any:
+        try:
+            return self.done[value]
+        except KeyError:
+            result = self.done[value] = self.process(value)
+            return result
+
+
+_NOTHING = object()
+
+
+def _marks(dialect, sql: str) -> str:
+    """SQL written with `?` placeholders in the driver's own style (psycopg: %s)."""
+    return sql if dialect.paramstyle == "qmark" else sql.replace("?", "%s")
+
+
+def select_in(session: Session, sql: str, fixed: Sequence[Any], values: Sequence[Any],
+              result_types: Mapping[int, Any] | None = None) -> list[tuple]:
+    """Rows of `sql` through the driver, for `values` (deduplicated) 500 at a time.
+
+    `sql` is written with `?` placeholders: first those of `fixed`, then `{in}` where the
+    IN list goes. `result_types`: column position -> SQLAlchemy type whose result processor
+    that column goes through (what a Core select would return, e.g. UTC datetimes on SQLite).
+
+    A lookup a run makes once or twice costs SQLAlchemy more to build, compile-cache and
+    execute as Core than the database takes to answer it.
+    """
+    unique = list(dict.fromkeys(values))
+    if not unique:
+        return []
+    connection = session.connection()
+    dialect = connection.dialect
+    processors = [(index, type_.dialect_impl(dialect).result_processor(dialect, None))
+                  for index, type_ in (result_types or {}).items()]
+    processors = [(index, process) for index, process in processors if process is not None]
+    found: list[tuple] = []
+    for start in range(0, len(unique), _IN_CHUNK):
+        chunk = unique[start:start + _IN_CHUNK]
+        statement = _marks(dialect, sql.replace("{in}", ", ".join(["?"] * len(chunk))))
+        rows = connection.exec_driver_sql(statement, (*fixed, *chunk)).all()
+        if processors:
+            rows = [_processed(row, processors) for row in rows]
+        found.extend(rows)
+    return found
+
+
+def _processed(row: Sequence[Any], processors: Sequence[tuple[int, Any]]) -> tuple:
+    row = list(row)
+    for index, process in processors:
+        row[index] = process(row[index])
+    return tuple(row)
+
+
+def update_row(session: Session, table: Table, row_id: Any, values: Mapping[str, Any],
+               expressions: Sequence[tuple[str, Sequence[Any]]] = ()) -> None:
+    """UPDATE one row by primary key `id` through the driver.
+
+    `values`: column -> value, each through its column's bind processor; `expressions`:
+    (SQL of one `column = ...` assignment with `?` placeholders, its parameters) for what
+    is computed from the row itself (counters, conditional values).
+    """
+    connection = session.connection()
+    dialect = connection.dialect
+    columns = tuple(values)
+    processors = _bind_processors(dialect, table, columns)
+    assignments = [f"{name} = ?" for name in columns] + [sql for sql, _ in expressions]
+    parameters = [value if process is None else process(value)
+                  for process, value in zip(processors, values.values())]
+    for _, extra in expressions:
+        parameters.extend(extra)
+    parameters.append(row_id)
+    connection.exec_driver_sql(_marks(dialect, f"UPDATE {table.name} SET {', '.join(assignments)} WHERE id = ?"),
+                               tuple(parameters))
 
 
 def update_by_id(session: Session, table: Table, column: str, pairs: Sequence[tuple[Any, int]]) -> None:
@@ -135,8 +246,8 @@ def update_by_id(session: Session, table: Table, column: str, pairs: Sequence[tu
     if not pairs:
         return
     connection = session.connection()
-    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-    connection.exec_driver_sql(f"UPDATE {table.name} SET {column} = {mark} WHERE id = {mark}", list(pairs))
+    connection.exec_driver_sql(_marks(connection.dialect, f"UPDATE {table.name} SET {column} = ? WHERE id = ?"),
+                               list(pairs))
 
 
 def _bind_processors(dialect, table: Table, columns: tuple[str, ...]) -> tuple:
@@ -163,17 +274,11 @@ class StoredItem:
 
 def stored_items(session: Session, source_id: str, keys: Sequence[str]) -> dict[str, StoredItem]:
     """What the source already stores under these keys (an indexed lookup per 500 keys)."""
-    found: dict[str, StoredItem] = {}
-    unique = list(dict.fromkeys(keys))
-    table = Item.__table__
-    for start in range(0, len(unique), _IN_CHUNK):
-        # Core on the session's connection: plain rows need no ORM bookkeeping.
-        rows = session.connection().execute(
-            select(table.c.dedup_key, table.c.id, table.c.content_hash, table.c.sort_at, table.c.story_id)
-            .where(table.c.source_id == source_id, table.c.dedup_key.in_(unique[start:start + _IN_CHUNK])))
-        found.update((key, StoredItem(item_id, content_hash, sort_at, story_id))
-                     for key, item_id, content_hash, sort_at, story_id in rows)
-    return found
+    rows = select_in(session, "SELECT dedup_key, id, content_hash, sort_at, story_id FROM items "
+                              "WHERE source_id = ? AND dedup_key IN ({in})", (source_id,), keys,
+                     result_types={3: Item.__table__.c.sort_at.type})
+    return {key: StoredItem(item_id, content_hash, sort_at, story_id)
+            for key, item_id, content_hash, sort_at, story_id in rows}
 
 
 def _item_fields(data: ItemToStore) -> dict:
@@ -221,12 +326,18 @@ def update_changed_items(session: Session, changed: Mapping[int, ItemToStore], n
 
 
 def insert_mentions_and_signals(session: Session, items: Iterable[tuple[int, ItemToStore, datetime]]) -> None:
-    """Mentions and signals of stored items: (item id, item, the item's sort time) each."""
+    """Mentions and signals of stored items: (item id, item, the item's sort time) each.
+
+    Evidence and stages go as tuples (JSON arrays all the same), so the stages of a signal type
+    and evidence that recurs (a rule's pattern) are serialized once a run.
+    """
     mentions, signals = [], []
     for item_id, data, sort_at in items:
-        mentions.extend((item_id, m.prospect_id, m.score, list(m.evidence), sort_at) for m in data.mentions)
-        signals.extend((item_id, s.type, s.score, list(s.evidence), s.prospect_id, s.role, list(s.stages) or None)
+        mentions.extend((item_id, m.prospect_id, m.score, tuple(m.evidence), sort_at) for m in data.mentions)
+        signals.extend((item_id, s.type, s.score, tuple(s.evidence), s.prospect_id, s.role, tuple(s.stages) or None)
                        for s in data.signals)
-    insert_values(session, Mention.__table__, ("item_id", "prospect_id", "score", "evidence", "sort_at"), mentions)
+    insert_values(session, Mention.__table__, ("item_id", "prospect_id", "score", "evidence", "sort_at"), mentions,
+                  repeated=("evidence",))
     insert_values(session, Signal.__table__,
-                  ("item_id", "type", "score", "evidence", "prospect_id", "role", "stages"), signals)
+                  ("item_id", "type", "score", "evidence", "prospect_id", "role", "stages"), signals,
+                  repeated=("evidence", "stages"))
