@@ -189,6 +189,8 @@ def _stripped(element) -> str:
 
 def _finish(text: str) -> str:
     """feedparser's last steps for every text value: undo UTF-8 read as Latin-1, map cp1252 code points."""
+    if text.isascii():  # neither step changes ASCII text (most values: links, ids, dates, English prose)
+        return text
     try:
         text = text.encode("iso-8859-1").decode("utf-8")
     except (UnicodeEncodeError, UnicodeDecodeError):
@@ -211,7 +213,9 @@ def _text_field(element, name: str, content_type: str, base: str, *, atom: bool)
 # Text, and tags without attributes that feedparser's HTML passes (link resolving, sanitizing) give
 # back unchanged: the usual <p>…</p> summary needs neither (tests/connectors/test_fast_feed.py holds
 # both paths equal on generated markup). Void elements (<br>) come back as <br />, so they are not here.
-_SIMPLE_HTML = re.compile(r"(?:[^<>&\r]|</?(?:%s)>)*" % "|".join(
+# Possessive: a run of text and a tag begin with different characters, so nothing is ever given back,
+# and the match takes one step per run instead of one per character.
+_SIMPLE_HTML = re.compile(r"(?:[^<>&\r]++|</?(?:%s)>)*+" % "|".join(
     "p b i em strong ul ol li h1 h2 h3 h4 h5 h6 blockquote code pre span div u s sub sup small big tt "
     "dl dt dd table tr td th thead tbody abbr cite q kbd var".split()))
 
