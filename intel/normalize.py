@@ -57,18 +57,38 @@ def plain_title(title: str) -> str:
 
 def web_link(url: str | None) -> str | None:
     """The entry's link if it is http(s); `javascript:`, `data:` and the like become no link."""
-    if not url or urlsplit(url.strip()).scheme.lower() not in ("http", "https"):
+    if not url:
         return None
-    return url.strip()
+    link = url.strip()
+    # The usual link settles without urlsplit: ASCII (no host that Unicode normalization could
+    # change, which urlsplit refuses) and no brackets (an IPv6 host urlsplit may refuse).
+    start = link[:8].lower()
+    if (start == "https://" or start[:7] == "http://") and link.isascii() and "[" not in link and "]" not in link:
+        return link
+    if urlsplit(link).scheme.lower() not in ("http", "https"):
+        return None
+    return link
+
+
+_SCRUBBED_FIELDS = ("summary", "content", "guid", "author")
 
 
 def scrubbed(item: RawItem) -> RawItem:
     """The item without markup in its title and without characters that cannot be shown or stored."""
-    fields = {"title": plain_title(item.title), "summary": item.summary, "content": item.content,
-              "url": web_link(item.url), "guid": item.guid, "author": item.author}
-    clean = {name: printable(value) if value else value for name, value in fields.items()}
-    changed = {name: value for name, value in clean.items() if value != getattr(item, name)}
-    if not (changed.get("title", item.title) or "").strip():
+    changed = {}
+    title = printable(plain_title(item.title))
+    if title != item.title:
+        changed["title"] = title
+    url = web_link(item.url)
+    if url:
+        url = printable(url)
+    if url != item.url:
+        changed["url"] = url
+    for name in _SCRUBBED_FIELDS:
+        value = getattr(item, name)
+        if value and _UNPRINTABLE.search(value):
+            changed[name] = _UNPRINTABLE.sub("", value)
+    if not title.strip():
         changed["title"] = "(untitled)"
     return replace(item, **changed) if changed else item
 
