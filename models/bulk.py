@@ -186,29 +186,41 @@ def select_in(session: Session, sql: str, fixed: Sequence[Any], values: Sequence
     """Rows of `sql` through the driver, for `values` (deduplicated) 500 at a time.
 
     `sql` is written with `?` placeholders: first those of `fixed`, then `{in}` where the
-    IN list goes. `result_types`: column position -> SQLAlchemy type whose result processor
-    that column goes through (what a Core select would return, e.g. UTC datetimes on SQLite).
+    IN list goes. `result_types` as for `select_rows`.
 
     A lookup a run makes once or twice costs SQLAlchemy more to build, compile-cache and
     execute as Core than the database takes to answer it.
     """
     unique = list(dict.fromkeys(values))
-    if not unique:
-        return []
-    connection = session.connection()
-    dialect = connection.dialect
-    processors = [(index, type_.dialect_impl(dialect).result_processor(dialect, None))
-                  for index, type_ in (result_types or {}).items()]
-    processors = [(index, process) for index, process in processors if process is not None]
     found: list[tuple] = []
     for start in range(0, len(unique), _IN_CHUNK):
         chunk = unique[start:start + _IN_CHUNK]
-        statement = _marks(dialect, sql.replace("{in}", ", ".join(["?"] * len(chunk))))
-        rows = connection.exec_driver_sql(statement, (*fixed, *chunk)).all()
-        if processors:
-            rows = [_processed(row, processors) for row in rows]
-        found.extend(rows)
+        found.extend(select_rows(session, sql.replace("{in}", ", ".join(["?"] * len(chunk))), (*fixed, *chunk),
+                                 result_types))
     return found
+
+
+def select_rows(session: Session, sql: str, parameters: Sequence[Any],
+                result_types: Mapping[int, Any] | None = None) -> list[tuple]:
+    """Rows of `sql` (written with `?` placeholders) through the driver.
+
+    `result_types`: column position -> SQLAlchemy type whose result processor that column goes
+    through (what a Core select would return: UTC datetimes and JSON on SQLite).
+    """
+    connection = session.connection()
+    dialect = connection.dialect
+    rows = connection.exec_driver_sql(_marks(dialect, sql), tuple(parameters)).all()
+    processors = [(index, type_.dialect_impl(dialect).result_processor(dialect, None))
+                  for index, type_ in (result_types or {}).items()]
+    processors = [(index, process) for index, process in processors if process is not None]
+    return [_processed(row, processors) for row in rows] if processors else [tuple(row) for row in rows]
+
+
+def bound(session: Session, column, value: Any) -> Any:
+    """`value` as a statement through the driver must receive it for `column` (UTC datetimes, booleans)."""
+    dialect = session.connection().dialect
+    process = column.type.dialect_impl(dialect).bind_processor(dialect)
+    return value if process is None else process(value)
 
 
 def _processed(row: Sequence[Any], processors: Sequence[tuple[int, Any]]) -> tuple:
