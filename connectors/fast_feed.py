@@ -22,8 +22,10 @@ entities were refused before (connectors.rss.refuse_entity_declarations).
 from __future__ import annotations
 
 import calendar
+import functools
 import re
 from datetime import datetime, timezone
+from urllib.parse import urlsplit
 
 from feedparser.datetimes import _parse_date
 from feedparser.html import _cp1252
@@ -131,7 +133,7 @@ def _atom_entries(root, base: str, visibility: str) -> tuple[RawItem, ...]:
             if href is None or len(element) or (element.text or "").strip():
                 raise NotForFastPath("a link without href, or with content")
             if rel == "alternate" and _FeedParserMixin.map_content_type(kind) in _HTML_TYPES:
-                link = _urljoin(base, href)
+                link = _joined(base, href)
         guid = None
         if f"{ATOM}id" in fields:  # feedparser treats an Atom id as a permalink GUID
             guid = _finish(_resolved(base, _stripped(fields[f"{ATOM}id"])))
@@ -180,7 +182,32 @@ def _children(parent, allowed: set[str], repeatable: set[str] = frozenset({"cate
 
 
 def _resolved(base: str, link: str) -> str:
-    return _urljoin(base, link) if link else link
+    return _joined(base, link) if link else link
+
+
+def _joined(base: str, link: str) -> str:
+    """feedparser's _urljoin(base, link), without its work for a link it would give back as it is."""
+    if _PLAIN_LINK.fullmatch(link) and not link.endswith(("?", "#")) and "?#" not in link and _joinable(base):
+        return link
+    return _urljoin(base, link)
+
+
+# An absolute http(s) link that urljoin returns exactly as it is, against any base it can parse:
+# lowercase scheme (else urljoin lowers it), a host right after "//" (feedparser drops extra
+# slashes), printable ASCII without brackets (urlsplit may refuse those, and feedparser then gives
+# ""), no ';' (path parameters are split off and put back without an empty one), and, checked
+# beside it, no empty query or fragment ("…?", "…#", "?#": urljoin drops the bare mark).
+_PLAIN_LINK = re.compile(r"https?://[^/?#;\[\]\x00-\x20\x7f-\U0010ffff][^;\[\]\x00-\x20\x7f-\U0010ffff]*")
+
+
+@functools.lru_cache(maxsize=64)
+def _joinable(base: str) -> bool:
+    """urljoin can parse the document's base (else feedparser's join gives "" for every link)."""
+    try:
+        urlsplit(base)
+    except ValueError:
+        return False
+    return True
 
 
 def _stripped(element) -> str:
