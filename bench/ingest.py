@@ -2,7 +2,7 @@
 
 Measured side by side in one run, each on a fresh SQLite database and the same
 loopback feed farm (its own process); --quick takes the fastest of three rounds of each,
-in turns (a round there lasts about a second), and prints CPU time per item beside items/s:
+in turns (a tagging-off round there lasts well under a second), and prints CPU time per item:
   - prospect-intel, tagging off: fetch, parse, exact dedup, store -- what reader does too
     (prospect tagging, story clustering and lead discovery switched off);
   - prospect-intel, tagging on: the whole pipeline, tagging against 10,000 prospects;
