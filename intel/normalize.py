@@ -51,8 +51,13 @@ def plain_title(title: str) -> str:
     for _ in range(3):
         if "<" not in title and "&" not in title:
             break
-        title = " ".join(html.unescape(nh3.clean(title, tags=set())).split())
+        # nh3 takes only what UTF-8 can encode: an unpaired surrogate (a JSON source's "\ud800"; `printable`
+        # drops them anyway) made it raise, and the run with it.
+        title = " ".join(html.unescape(nh3.clean(_SURROGATES.sub("", title), tags=set())).split())
     return title
+
+
+_SURROGATES = re.compile(r"[\ud800-\udfff]")
 
 
 def web_link(url: str | None) -> str | None:
