@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Iterator, Sequence
 
+from preshed.maps import PreshMap
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -110,7 +111,9 @@ class Pipeline:
             # Results hold plain Python values only (str, float, tuples), never a Doc, Span or
             # Lexeme, so nothing kept after the zone points into what it freed.
             with self.nlp.memory_zone():
-                return tagger.tag_many(inputs)
+                results = tagger.tag_many(inputs)
+            compact_string_table(strings)
+            return results
 
     # --- runs ------------------------------------------------------------------------------
 
@@ -217,6 +220,34 @@ class Pipeline:
             log.error("source %s: could not record the failure: %s", state.id, exc)
         metrics.record_run(state.kind, "failed")
         return RunOutcome(state.id, "failed", error=error)
+
+
+def compact_string_table(strings) -> bool:
+    """Rebuild the hash table of spaCy's StringStore at the size its strings need, once it has
+    grown past that; True when it was rebuilt.
+
+    A memory zone frees its strings but only marks their cells in the table (preshed's open
+    addressing) as deleted, and a deleted cell counts as filled until the table next grows, so the
+    new words of later zones make it double while the strings it holds stay as many
+    (bench/ingest.py --memory-only: 131,072 cells of 16 bytes for 55,000 strings after 20,000 items,
+    524,288 after 90,000). A rebuilt table holds the same keys and string pointers (the StringStore
+    owns the strings, not the table), so every lookup answers as before. Call it outside a memory
+    zone: inside one the table holds the zone's strings too.
+    """
+    table = strings._map
+    needed = _STRING_TABLE_MIN
+    while needed * 3 <= (len(strings) + 1) * 5:  # preshed grows a table once it is 60% filled
+        needed *= 2
+    if table.capacity <= needed:
+        return False
+    rebuilt = PreshMap(needed)
+    for key, value in table.items():
+        rebuilt[key] = value
+    strings._map = rebuilt
+    return True
+
+
+_STRING_TABLE_MIN = 8  # preshed's own initial size
 
 
 def prospect_record(row: Prospect) -> ProspectRecord:
