@@ -26,6 +26,7 @@ from intel.tagging import ProspectTagger, TagInput, load_pipeline
 from models import item_keys, repository
 from models.stories import serialize_story_assignment
 from models.db import make_engine, make_sessionmaker
+from models.locks import write_lock_first
 from models.tables import Prospect
 from models.values import ItemToStore, RunCounts, RunRecord, SourceState
 
@@ -70,6 +71,7 @@ class Pipeline:
         one left outside would meet a run's transaction inside SQLite and sleep-poll for the lock.
         """
         with self._write_lock, self.sessions.begin() as session:
+            write_lock_first(session)  # other processes write this database too
             yield session
 
     # --- tagging ---------------------------------------------------------------------------

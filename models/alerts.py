@@ -17,6 +17,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from models.locks import write_lock_first
 from models.tables import AlertDelivery, Item, Mention, Prospect, Signal
 
 
@@ -82,6 +83,7 @@ class DeliveryJob:
 
 def claim_unchecked_signals(session: Session, *, limit: int) -> list[SignalCandidate]:
     """Signals the rules have not seen yet, locked so two workers never judge the same one."""
+    write_lock_first(session)
     query = (select(Signal).where(Signal.alert_checked_at.is_(None)).order_by(Signal.id).limit(limit)
              .with_for_update(skip_locked=True, of=Signal))
     signals = list(session.scalars(query))
@@ -142,6 +144,7 @@ def queue_deliveries(session: Session, deliveries: Sequence[DeliveryToQueue], no
 def claim_due_deliveries(session: Session, *, now: datetime, lease: timedelta, limit: int,
                          due_by: datetime | None = None) -> list[DeliveryJob]:
     """Pending deliveries due by `due_by` (default `now`); their due time moves past the lease while we send."""
+    write_lock_first(session)
     query = (select(AlertDelivery)
              .where(AlertDelivery.status == "pending", AlertDelivery.next_attempt_at <= (due_by or now))
              .order_by(AlertDelivery.next_attempt_at, AlertDelivery.id).limit(limit)

@@ -3,8 +3,11 @@
 Several `intel worker` / `intel serve` processes may start together against one
 PostgreSQL. Alembic migrations and the config sync each assume they are alone
 (two `CREATE TABLE`s of the same table, or two inserts of the same new prospect,
-fail), so both take a PostgreSQL advisory lock. SQLite needs nothing: its own
-write lock already lets one writer in at a time.
+fail), so both take a PostgreSQL advisory lock (on SQLite a migration runs in one
+transaction that holds the write lock). On SQLite the database's own write
+lock lets one writer in at a time, but only from its first write on: a transaction
+that reads first (what is due, what is taken) takes the lock up front
+(`write_lock_first`).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Iterator
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.orm import Session
 
 # Arbitrary constants that name the lock; any 64-bit values unique to this app.
@@ -38,3 +41,20 @@ def serialize_config_sync(session: Session) -> None:
     """Wait until no other process is syncing config; released when `session` commits."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CONFIG_SYNC_LOCK})
+    else:
+        write_lock_first(session)
+
+
+def write_lock_first(session: Session | Connection) -> None:
+    """On SQLite, begin the session's transaction holding the write lock (BEGIN IMMEDIATE).
+
+    The sqlite3 driver begins a transaction only at the first write, so a claim that
+    reads which rows are free and then marks them taken reads outside any transaction:
+    two processes (two workers, or `intel fetch` beside `intel run`) both read a row as
+    free and both take it. Holding the lock from the start makes the read and the write
+    one step, as `FOR UPDATE SKIP LOCKED` does on PostgreSQL. Other databases, and a
+    transaction that has begun already, are left as they are.
+    """
+    connection = session.connection() if isinstance(session, Session) else session
+    if connection.dialect.name == "sqlite" and not connection.connection.dbapi_connection.in_transaction:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")  # waits out other writers (busy_timeout)

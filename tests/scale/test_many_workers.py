@@ -1,4 +1,5 @@
-"""Three real `intel worker` processes share one PostgreSQL and 300 sources on a loopback server.
+"""Three real `intel worker` processes share one database (PostgreSQL, or one SQLite file) and 300
+sources on a loopback server.
 
 Each source must be fetched once per interval no matter how many workers tick,
 and a worker killed with SIGKILL must not strand the sources it had leased.
@@ -17,11 +18,10 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.exc import ProgrammingError
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from tests.conftest import rss_feed
 
-pytestmark = pytest.mark.postgres
 SOURCES = 300
 WORKERS = 3
 
@@ -93,7 +93,7 @@ def fetched(engine) -> int:
     try:
         with engine.connect() as connection:
             return connection.scalar(text("SELECT count(*) FROM sources WHERE last_success_at IS NOT NULL"))
-    except ProgrammingError:
+    except (OperationalError, ProgrammingError):  # no table yet (SQLite, PostgreSQL)
         return 0
 
 
@@ -103,7 +103,7 @@ def worker_name(process: subprocess.Popen) -> str:
 
 @pytest.fixture
 def cluster(feed_server, write_config, tmp_path, database_url):
-    """A config for three workers on a fresh PostgreSQL schema: short lease and tick, no per-host bottleneck."""
+    """A config for three workers on a fresh database: short lease and tick, no per-host bottleneck."""
 
     def make(delay: float):
         sources = serve_sources(feed_server, delay)
@@ -114,7 +114,8 @@ def cluster(feed_server, write_config, tmp_path, database_url):
     return make
 
 
-@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+@pytest.mark.parametrize("database_url", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
+                         indirect=True)
 def test_three_workers_fetch_every_source_exactly_once(cluster, feed_server, tmp_path):
     config_path, engine = cluster(delay=0.1)
     workers = start_workers(config_path, tmp_path, WORKERS)
@@ -139,7 +140,8 @@ def test_three_workers_fetch_every_source_exactly_once(cluster, feed_server, tmp
     assert leased == 0
 
 
-@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+@pytest.mark.parametrize("database_url", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
+                         indirect=True)
 def test_sources_of_a_killed_worker_are_fetched_by_the_others_after_its_lease(cluster, feed_server, tmp_path):
     config_path, engine = cluster(delay=0.3)
     workers = start_workers(config_path, tmp_path, WORKERS)
