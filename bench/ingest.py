@@ -12,7 +12,7 @@ Then the peak RSS of a worker process ingesting 1,000,000 items (full size only;
 printing the worker's peak RSS after start-up and after every round of 10,000 items;
 --items and --minutes shorten it, and a run cut short says how far it got).
 
-    .venv/bin/python bench/ingest.py [--quick | --memory-only [--items N] [--minutes M]]
+    .venv/bin/python bench/ingest.py [--quick] [--no-memory | --memory-only [--items N] [--minutes M]]
 """
 
 from __future__ import annotations
@@ -234,6 +234,8 @@ def main() -> None:
     parser.add_argument("--items", type=int, help="with --memory-only: ingest this many items instead")
     parser.add_argument("--minutes", type=float,
                         help="with --memory-only: stop after this long and report how far it got")
+    parser.add_argument("--no-memory", action="store_true",
+                        help="throughput only: skip the memory run (at full size it ingests 1,000,000 items)")
     parser.add_argument("--rss-child", help=argparse.SUPPRESS)
     parser.add_argument("--target", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--deadline", type=float, default=float("inf"), help=argparse.SUPPRESS)
@@ -286,10 +288,13 @@ def main() -> None:
               f"{on['per_s'] / peer['per_s']:.2f}x reader (goal >= 1x); "
               f"matcher for {size['prospects']} prospects built once in {on['build_s']:.1f} s")
         began_rss = time.perf_counter()
-        memory = measure_rss(size["memory_feeds"], size["items"], prospects, size["rss_items"],
-                             tmp_path / "rss", names, progress=not args.quick)
-    figures = report_memory(memory, time.perf_counter() - began_rss)
-    if args.quick:
+        memory = None if args.no_memory else measure_rss(
+            size["memory_feeds"], size["items"], prospects, size["rss_items"], tmp_path / "rss", names,
+            progress=not args.quick)
+    figures = {} if memory is None else report_memory(memory, time.perf_counter() - began_rss)
+    if memory is None:
+        print("  memory run skipped (--no-memory)")
+    elif args.quick:
         (first_items, first_peak, *_), (stored, peak, *_) = memory.rounds[0], memory.rounds[-1]
         slope = (peak - first_peak) / max(1, stored - first_items)  # MiB per item after warm-up
         estimate = peak + slope * (FULL["rss_items"] - stored)

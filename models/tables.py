@@ -66,7 +66,8 @@ class Prospect(Base):
     # Where the record came from ("config", "crm:<source>"): a sync only archives its own.
     origin: Mapped[str] = mapped_column(String(200), default="config")
     archived_at: Mapped[datetime | None]
-    updated_at: Mapped[datetime]
+    # Indexed: every source run asks for its maximum, whether the prospect list changed (0006).
+    updated_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class Source(Base):
