@@ -9,12 +9,13 @@ time another source joins.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from operator import eq
 from typing import Mapping
 
-from sqlalchemy import bindparam, exists, insert, or_, select, text, update
+from sqlalchemy import Text, bindparam, exists, insert, or_, select, text, type_coerce, update
 from sqlalchemy.orm import Session
 
 from models.bulk import insert_values, update_by_id
@@ -97,7 +98,7 @@ class _Known:
     """Stories in the window sharing a band with this run's items."""
 
     by_hash: dict[int, set]          # band key -> story ids
-    signatures: dict[object, tuple]  # story id -> MinHash signature of its lead
+    signatures: dict[object, tuple | str | list]  # story id -> MinHash signature of its lead (as stored, until scored)
     leads: dict[int, int | None]     # story id -> lead item id
 
 
@@ -115,9 +116,9 @@ def _known_stories(session: Session, hashes: set[int], since: datetime) -> _Know
     for start in range(0, len(ids), _IN_CHUNK):
         chunk = ids[start:start + _IN_CHUNK]
         for story_id, signature, lead in connection.execute(
-                select(table.c.id, table.c.signature, table.c.lead_item_id)
+                select(table.c.id, type_coerce(table.c.signature, Text), table.c.lead_item_id)
                 .where(table.c.id.in_(chunk), table.c.updated_at >= since)):
-            known.signatures[story_id] = tuple(signature or ())
+            known.signatures[story_id] = signature  # decoded only if it is scored (`_signature`)
             known.leads[story_id] = lead
     for digest, found in candidates.items():  # stories outside the window are no candidates
         within = {story_id for story_id in found if story_id in known.signatures}
@@ -136,10 +137,19 @@ def _best_match(fingerprint: StoryPrint, by_hash, signatures) -> tuple[object | 
                 return story, 1.0
             shared[story] = shared.get(story, 0) + 1
     ranked = sorted(shared, key=lambda s: -shared[s])[:_CANDIDATES]
-    scored = [(similarity(fingerprint.signature, signatures.get(story, ())), story) for story in ranked]
+    scored = [(similarity(fingerprint.signature, _signature(signatures, story)), story) for story in ranked]
     # max() keeps the first of equals, as ranked by shared bands
     score, story = max(scored, key=lambda pair: pair[0], default=(0.0, None))
     return story, score
+
+
+def _signature(signatures: dict, story: object) -> tuple:
+    """A candidate's signature, decoded the first time it is scored: a band shared by chance makes a
+    story a candidate, but only the few sharing the most bands with an item are ever compared."""
+    value = signatures.get(story, ())
+    if not isinstance(value, tuple):  # stored JSON: text on SQLite, already a list from PostgreSQL's driver
+        value = signatures[story] = tuple((json.loads(value) if isinstance(value, str) else value) or ())
+    return value
 
 
 def similarity(a, b) -> float:
