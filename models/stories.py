@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from operator import eq
 from typing import Mapping
 
-from sqlalchemy import Text, bindparam, exists, insert, or_, select, text, type_coerce, update
+from sqlalchemy import bindparam, exists, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from models.bulk import insert_values, update_by_id
@@ -55,11 +55,14 @@ def assign_stories(session: Session, source_id: str, prints: Mapping[int, StoryP
     hashes = {digest for item_id in order for _, digest in prints[item_id].bands}
     known = _known_stories(session, hashes, now - window)
     by_hash, signatures = known.by_hash, known.signatures
+
+    def load(story_ids: list[int]) -> None:
+        signatures.update(_stored_signatures(session, story_ids))
     started: list[_NewStory] = []
     joins: list[tuple[object, int]] = []  # (a story id, or a _NewStory of this run; the joining item's id)
     for item_id in order:
         fingerprint = prints[item_id]
-        match, score = _best_match(fingerprint, by_hash, signatures)
+        match, score = _best_match(fingerprint, by_hash, signatures, load)
         if match is None or score < threshold:
             story = _NewStory(lead_item_id=item_id, fingerprint=fingerprint)
             started.append(story)
@@ -98,8 +101,8 @@ class _Known:
     """Stories in the window sharing a band with this run's items."""
 
     by_hash: dict[int, set]          # band key -> story ids
-    signatures: dict[object, tuple | str | list]  # story id -> MinHash signature of its lead (as stored, until scored)
-    leads: dict[int, int | None]     # story id -> lead item id
+    signatures: dict[object, tuple]  # story id -> MinHash signature of its lead, once it was scored
+    leads: dict[int, int | None]     # story id -> lead item id, for every story in the window
 
 
 def _known_stories(session: Session, hashes: set[int], since: datetime) -> _Known:
@@ -113,23 +116,27 @@ def _known_stories(session: Session, hashes: set[int], since: datetime) -> _Know
     known = _Known({}, {}, {})
     connection = session.connection()
     table = Story.__table__
+    # Signatures are read later, only for the candidates scored: a band shared by chance (wording
+    # many items share) makes thousands of stories candidates, more as the database grows, and their
+    # signatures were the worker's biggest passing allocation (bench/ingest.py --memory-only at
+    # 250,000 stories: 7,000-15,000 candidates for one 50-item run, 9-18 MiB of signature text,
+    # 30-68 MiB decoded). Only the five sharing the most bands with an item are ever compared.
     for start in range(0, len(ids), _IN_CHUNK):
         chunk = ids[start:start + _IN_CHUNK]
-        for story_id, signature, lead in connection.execute(
-                select(table.c.id, type_coerce(table.c.signature, Text), table.c.lead_item_id)
-                .where(table.c.id.in_(chunk), table.c.updated_at >= since)):
-            known.signatures[story_id] = signature  # decoded only if it is scored (`_signature`)
+        for story_id, lead in connection.execute(
+                select(table.c.id, table.c.lead_item_id).where(table.c.id.in_(chunk), table.c.updated_at >= since)):
             known.leads[story_id] = lead
     for digest, found in candidates.items():  # stories outside the window are no candidates
-        within = {story_id for story_id in found if story_id in known.signatures}
+        within = {story_id for story_id in found if story_id in known.leads}
         if within:
             known.by_hash[digest] = within
     return known
 
 
-def _best_match(fingerprint: StoryPrint, by_hash, signatures) -> tuple[object | None, float]:
+def _best_match(fingerprint: StoryPrint, by_hash, signatures, load) -> tuple[object | None, float]:
     """The candidate story most like this fingerprint and how alike they are: a shared canonical
-    link wins outright (1.0), else the estimated Jaccard similarity. (None, 0.0) without candidates."""
+    link wins outright (1.0), else the estimated Jaccard similarity. (None, 0.0) without candidates.
+    `load(story_ids)` adds the stored signatures of candidates not in `signatures` yet."""
     shared: dict[object, int] = {}
     for band, digest in fingerprint.bands:
         for story in by_hash.get(digest, ()):
@@ -137,19 +144,23 @@ def _best_match(fingerprint: StoryPrint, by_hash, signatures) -> tuple[object | 
                 return story, 1.0
             shared[story] = shared.get(story, 0) + 1
     ranked = sorted(shared, key=lambda s: -shared[s])[:_CANDIDATES]
-    scored = [(similarity(fingerprint.signature, _signature(signatures, story)), story) for story in ranked]
+    missing = [story for story in ranked if story not in signatures]
+    if missing:
+        load(missing)
+    scored = [(similarity(fingerprint.signature, signatures.get(story, ())), story) for story in ranked]
     # max() keeps the first of equals, as ranked by shared bands
     score, story = max(scored, key=lambda pair: pair[0], default=(0.0, None))
     return story, score
 
 
-def _signature(signatures: dict, story: object) -> tuple:
-    """A candidate's signature, decoded the first time it is scored: a band shared by chance makes a
-    story a candidate, but only the few sharing the most bands with an item are ever compared."""
-    value = signatures.get(story, ())
-    if not isinstance(value, tuple):  # stored JSON: text on SQLite, already a list from PostgreSQL's driver
-        value = signatures[story] = tuple((json.loads(value) if isinstance(value, str) else value) or ())
-    return value
+def _stored_signatures(session: Session, story_ids: list[int]) -> dict[int, tuple]:
+    """The MinHash signatures of these stored stories' leads (a few per item: straight to the driver)."""
+    marks = ", ".join(["%s" if session.get_bind().dialect.name == "postgresql" else "?"] * len(story_ids))
+    rows = session.connection().exec_driver_sql(
+        f"SELECT id, signature FROM {Story.__tablename__} WHERE id IN ({marks})", tuple(story_ids))
+    # stored JSON: text on SQLite, already a list from PostgreSQL's driver
+    return {story_id: tuple((json.loads(value) if isinstance(value, str) else value) or ())
+            for story_id, value in rows}
 
 
 def similarity(a, b) -> float:
