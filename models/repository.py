@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from models import bulk
+from models.locks import write_lock_first
 from models.stories import one_entry_per_story
 from models.tables import Item, Mention, Prospect, Signal, Source, SourceRun
 from models.values import Cursor, FeedFilters, ItemToStore, RunCounts, RunRecord, SourceState
@@ -132,6 +133,7 @@ def claim_due_sources(session: Session, *, now: datetime, owner: str, lease: tim
     driver: a worker claims once per finished run, and building the query and the
     update as SQLAlchemy statements cost more than the database's work.
     """
+    write_lock_first(session)  # SQLite: no row locks, so the read and the lease are one step under its lock
     table = Source.__table__
     at = bulk.bound(session, table.c.next_check_at, now)
     if only is not None:
@@ -141,7 +143,7 @@ def claim_due_sources(session: Session, *, now: datetime, owner: str, lease: tim
         parameters = [bulk.bound(session, table.c.enabled, True), at]
     sql = (f"SELECT {', '.join(_STATE_COLUMNS)} FROM sources WHERE {which} "
            "AND (lease_until IS NULL OR lease_until < ?) ORDER BY next_check_at LIMIT ?")
-    if session.get_bind().dialect.name != "sqlite":  # SQLite has no row locks: its write lock is held
+    if session.get_bind().dialect.name != "sqlite":
         sql += " FOR UPDATE SKIP LOCKED"
     rows = bulk.select_rows(session, sql, [*parameters, at, limit],
                             result_types={4: table.c.settings.type, 10: table.c.connector_state.type})

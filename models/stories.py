@@ -9,7 +9,6 @@ time another source joins.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from operator import eq
@@ -18,7 +17,7 @@ from typing import Mapping
 from sqlalchemy import bindparam, exists, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from models.bulk import insert_values, update_by_id
+from models.bulk import insert_values, select_in, update_by_id
 from models.tables import Item, Mention, Story, StoryBand
 
 URL_BAND = -1  # the band that holds the canonical link: the same link is the same story outright
@@ -155,12 +154,9 @@ def _best_match(fingerprint: StoryPrint, by_hash, signatures, load) -> tuple[obj
 
 def _stored_signatures(session: Session, story_ids: list[int]) -> dict[int, tuple]:
     """The MinHash signatures of these stored stories' leads (a few per item: straight to the driver)."""
-    marks = ", ".join(["%s" if session.get_bind().dialect.name == "postgresql" else "?"] * len(story_ids))
-    rows = session.connection().exec_driver_sql(
-        f"SELECT id, signature FROM {Story.__tablename__} WHERE id IN ({marks})", tuple(story_ids))
-    # stored JSON: text on SQLite, already a list from PostgreSQL's driver
-    return {story_id: tuple((json.loads(value) if isinstance(value, str) else value) or ())
-            for story_id, value in rows}
+    rows = select_in(session, f"SELECT id, signature FROM {Story.__tablename__} WHERE id IN ({{in}})", (),
+                     story_ids, result_types={1: Story.__table__.c.signature.type})
+    return {story_id: tuple(signature or ()) for story_id, signature in rows}
 
 
 def similarity(a, b) -> float:
