@@ -285,14 +285,15 @@ class FeedFarm:
 # --- config and measuring ------------------------------------------------------------------
 
 def write_config(folder: Path, database: str, urls: list[str], prospects: list[dict], *, workers: int = 4,
-                 per_host: int = 4, tagging_model: str | None = None, **extra) -> Path:
+                 per_host: int = 4, tagging_model: str | None = None, tagging_processes: int = 0,
+                 **extra) -> Path:
     """A real config file for these sources and prospects (prospects in a file, as ops keep them)."""
     import yaml
 
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "prospects.yaml").write_text(yaml.safe_dump(prospects, sort_keys=False), encoding="utf-8")
     config = {"database": database, "prospect_files": ["prospects.yaml"],
-              "tagging": {"model": tagging_model},
+              "tagging": {"model": tagging_model, "processes": tagging_processes},
               "scheduler": {"workers": workers, "tick": 1, "default_every": "1h", "max_interval": "2h"},
               "http": {"per_host": per_host, "timeout": 60, "deadline": 120},
               "sources": [{"id": f"feed-{n}", "kind": "rss", "url": url, "allow_private": True, "every": "1h"}

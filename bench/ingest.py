@@ -6,13 +6,16 @@ in turns (a tagging-off round there lasts well under a second), and prints CPU t
   - prospect-intel, tagging off: fetch, parse, exact dedup, store -- what reader does too
     (prospect tagging, story clustering and lead discovery switched off);
   - prospect-intel, tagging on: the whole pipeline, tagging against 10,000 prospects;
+  - the same with tagging and story fingerprints in child processes (tagging.processes, default
+    one per CPU beyond the first): the worker's other work and its tagging on different cores;
   - reader (lemon24/reader from PyPI) updating the same feeds with as many threads.
 Then the peak RSS of a worker process ingesting 1,000,000 items (full size only;
 --quick ingests fewer and extrapolates, and says so; --memory-only runs just that,
 printing the worker's peak RSS after start-up and after every round of 10,000 items;
 --items and --minutes shorten it, and a run cut short says how far it got).
 
-    .venv/bin/python bench/ingest.py [--quick] [--no-memory | --memory-only [--items N] [--minutes M]]
+    .venv/bin/python bench/ingest.py [--quick] [--tagging-processes N]
+                                     [--no-memory | --memory-only [--items N] [--minutes M]]
 """
 
 from __future__ import annotations
@@ -49,18 +52,16 @@ def start_worker(config_path: Path, tagging: bool):
     from intel.worker import Worker
 
     _INTEL_STAGES.setdefault("enrich_run", intel.pipeline.enrich_run)
-    _INTEL_STAGES.setdefault("fingerprints", intel.pipeline.fingerprints)
     limit_malloc_arenas()  # as `intel worker` (intel.service) does before its threads start
     config = load_config(config_path)
     sessions = _prepare(config)  # migrate and sync, as `intel worker` starts
     pipeline = Pipeline(config, sessions)
     # Story clustering and lead discovery (intel.enrich: fingerprints, then enrich_run); off with tagging.
     intel.pipeline.enrich_run = _INTEL_STAGES["enrich_run"] if tagging else (lambda *args, **kwargs: None)
-    intel.pipeline.fingerprints = _INTEL_STAGES["fingerprints"] if tagging else (lambda *args, **kwargs: {})
     if not tagging:  # what reader does: fetch, parse, exact dedup, store; no intelligence stages
-        pipeline.tag = lambda inputs: [TagResult() for _ in inputs]
+        pipeline.analyse = lambda inputs, story_texts=(): ([TagResult() for _ in inputs], [])
     with Stopwatch() as build:
-        pipeline.tagger()  # start-up cost, paid once per process, not per item
+        pipeline.prepare_tagging()  # start-up cost, paid once per process, not per item
     return_free_memory()  # as intel.service does once the worker is built
     return pipeline, Worker(pipeline, name="bench"), build.seconds
 
@@ -72,15 +73,21 @@ def count_items(pipeline) -> int:
         return repository.count_items(session)
 
 
-def run_ours(farm: FeedFarm, folder: Path, prospects: list[dict], tagging: bool) -> dict:
+def run_ours(farm: FeedFarm, folder: Path, prospects: list[dict], tagging: bool, processes: int = 0) -> dict:
+    """One worker ingesting every feed once; `processes` tagging child processes (0: tagging in the worker).
+
+    CPU time counts the tagging children's work during the run too (read from /proc before and
+    after; their start-up, loading spaCy and building the matcher, is left out as the worker's is).
+    """
     config = write_config(folder, f"sqlite:///{folder / 'intel.db'}", farm.urls(), prospects if tagging else [],
-                          workers=THREADS, per_host=THREADS)
+                          workers=THREADS, per_host=THREADS, tagging_processes=processes)
     pipeline, worker, build = start_worker(config, tagging)
+    children = getattr(pipeline.tagging, "pids", [])
     try:
         with Stopwatch() as clock:
-            cpu = time.process_time()
+            cpu = time.process_time() + _cpu_seconds_of(children)
             outcomes = worker.tick()
-            cpu = time.process_time() - cpu
+            cpu = time.process_time() + _cpu_seconds_of(children) - cpu
         items = count_items(pipeline)
     finally:
         worker.stop()
@@ -234,6 +241,9 @@ def main() -> None:
     parser.add_argument("--items", type=int, help="with --memory-only: ingest this many items instead")
     parser.add_argument("--minutes", type=float,
                         help="with --memory-only: stop after this long and report how far it got")
+    parser.add_argument("--tagging-processes", type=int, default=max(1, min(2, (os.cpu_count() or 1) - 1)),
+                        help="tagging child processes of the third prospect-intel system (tagging.processes; "
+                             "default: one per CPU beyond the first, at most 2)")
     parser.add_argument("--no-memory", action="store_true",
                         help="throughput only: skip the memory run (at full size it ingests 1,000,000 items)")
     parser.add_argument("--rss-child", help=argparse.SUPPRESS)
@@ -268,13 +278,16 @@ def main() -> None:
     load_before = " ".join(f"{load:.2f}" for load in os.getloadavg())
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         tmp_path = Path(tmp)
-        offs, peers, ons = [], [], []
+        offs, peers, ons, children = [], [], [], []
+        processes = args.tagging_processes
         for round_ in range(rounds):
             offs.append(run_ours(farm, tmp_path / f"off{round_}", prospects, tagging=False))
             peers.append(run_reader(farm, tmp_path / f"reader{round_}"))
             ons.append(run_ours(farm, tmp_path / f"on{round_}", prospects, tagging=True))
+            children.append(run_ours(farm, tmp_path / f"procs{round_}", prospects, tagging=True,
+                                     processes=processes))
         farm.close()
-        off, peer, on = best_of(offs), best_of(peers), best_of(ons)
+        off, peer, on, procs = best_of(offs), best_of(peers), best_of(ons), best_of(children)
         print(f"  load average before: {load_before}" + (
             f"; fastest of {rounds} rounds each, taken in turns (every round's items/s in brackets)"
             if rounds > 1 else ""))
@@ -287,6 +300,10 @@ def main() -> None:
               f"= {on['per_s']:7.0f} items/s {_spread(on)}; CPU {_per_item_us(on)}   "
               f"{on['per_s'] / peer['per_s']:.2f}x reader (goal >= 1x); "
               f"matcher for {size['prospects']} prospects built once in {on['build_s']:.1f} s")
+        print(f"  ... with {processes} tagging process{'es' if processes > 1 else ''}: "
+              f"{procs['items']:>7} items in {procs['seconds']:6.2f} s = {procs['per_s']:7.0f} items/s "
+              f"{_spread(procs)}; CPU {_per_item_us(procs)} (worker and children)   "
+              f"{procs['per_s'] / peer['per_s']:.2f}x reader (goal >= 1x); tagging.processes: {processes}")
         began_rss = time.perf_counter()
         memory = None if args.no_memory else measure_rss(
             size["memory_feeds"], size["items"], prospects, size["rss_items"], tmp_path / "rss", names,
@@ -305,8 +322,11 @@ def main() -> None:
           f"wall time stretches, the CPU time does not)")
     print(summary_line(items_per_s_off=off["per_s"], items_per_s_on=on["per_s"], reader_items_per_s=peer["per_s"],
                        vs_reader_off=off["per_s"] / peer["per_s"], vs_reader_on=on["per_s"] / peer["per_s"],
+                       items_per_s_on_processes=procs["per_s"], vs_reader_on_processes=procs["per_s"] / peer["per_s"],
+                       tagging_processes=processes,
                        cpu_us_per_item_off=off["cpu_s"] / off["items"] * 1e6,
                        cpu_us_per_item_on=on["cpu_s"] / on["items"] * 1e6,
+                       cpu_us_per_item_on_processes=procs["cpu_s"] / procs["items"] * 1e6,
                        reader_cpu_us_per_item=peer["cpu_s"] / peer["items"] * 1e6,
                        rounds=rounds, **figures, quick=int(args.quick)))
 
@@ -333,6 +353,16 @@ def _spread(run: dict) -> str:
 
 def _per_item_us(run: dict) -> str:
     return f"{run['cpu_s'] / run['items'] * 1e6:.0f} us/item"
+
+
+def _cpu_seconds_of(pids: list[int]) -> float:
+    """User and system CPU time of running processes so far (Linux /proc)."""
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of proc(5))
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def _rss_now_mb() -> float:

@@ -9,7 +9,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Iterator, Sequence
 
-from preshed.maps import PreshMap
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -21,10 +20,11 @@ from intel.clock import utcnow
 from intel.normalize import reuse_known_keys, with_storage_keys
 from intel.schedule import next_check_after_failure, next_check_after_success
 from intel.settings import Config, ProspectRecord
-from intel.enrich import STORY_SLICE, enrich_run, fingerprints
-from intel.tagging import ProspectTagger, TagInput, load_pipeline
+from intel.enrich import STORY_SLICE, enrich_run
+from intel.tagging import ProspectTagger, TagInput, TagResult
+from intel.tagging_engine import StoryText, TaggingEngine, TaggingProcesses
 from models import item_keys, repository
-from models.stories import serialize_story_assignment
+from models.stories import StoryPrint, serialize_story_assignment
 from models.db import make_engine, make_sessionmaker
 from models.locks import write_lock_first
 from models.tables import Prospect
@@ -50,10 +50,13 @@ class Pipeline:
         self.sessions = sessions or make_sessionmaker(make_engine(config.database))
         self.client = client or PoliteClient(user_agent=_user_agent(config), limits=_limits(config))
         self.connectors: dict[str, Connector] = build_connectors(self.client)
-        self.nlp = load_pipeline(config.tagging.model)
-        self._tagger: ProspectTagger | None = None
-        self._tagger_version: datetime | None = None
-        self._tagger_lock = threading.Lock()
+        tagging = config.tagging
+        # Tagging in the worker's own process, or in child processes that use other cores.
+        self.tagging: TaggingEngine | TaggingProcesses = (
+            TaggingProcesses(tagging.processes, tagging.model, tagging.min_score, config.signals)
+            if tagging.processes else TaggingEngine(tagging.model, tagging.min_score, config.signals))
+        self._prospects_version: datetime | None = None
+        self._prospects_given = False  # has the tagging had a prospect list yet
         self._build_lock = threading.Lock()
         # SQLite lets one writer in at a time and makes the others sleep-poll for the lock; queueing
         # them here instead wakes the next one the moment a run commits. PostgreSQL needs no queue.
@@ -62,6 +65,7 @@ class Pipeline:
 
     def close(self) -> None:
         self.client.close()
+        self.tagging.close()
 
     @contextlib.contextmanager
     def write_transaction(self) -> Iterator[Session]:
@@ -76,46 +80,52 @@ class Pipeline:
 
     # --- tagging ---------------------------------------------------------------------------
 
+    @property
+    def nlp(self):
+        """The spaCy pipeline tagging runs on in this process (none when it runs in child processes)."""
+        if not isinstance(self.tagging, TaggingEngine):
+            raise AttributeError("tagging runs in child processes (tagging.processes): no pipeline here")
+        return self.tagging.nlp
+
     def tagger(self) -> ProspectTagger:
-        """The tagger for the current prospect list, rebuilt only when that list changed."""
+        """The in-process tagger for the current prospect list (updated in place when it changed)."""
+        self._follow_prospects()
+        if not isinstance(self.tagging, TaggingEngine):
+            raise RuntimeError("tagging runs in child processes (tagging.processes): no tagger here")
+        return self.tagging.tagger
+
+    def prepare_tagging(self) -> None:
+        """Build the matcher (in every tagging process) now: start-up cost, not the first run's."""
+        self._follow_prospects()
+        if isinstance(self.tagging, TaggingProcesses):
+            self.tagging.prepare()
+
+    def _follow_prospects(self) -> None:
+        """Hand the tagging the prospect list whenever it changed in the database since last asked."""
         with self._build_lock, self.sessions() as session:
             version = repository.prospects_changed_at(session)
-            if self._tagger is not None and version == self._tagger_version:
-                return self._tagger
+            if self._prospects_given and version == self._prospects_version:
+                return
             records = [prospect_record(p) for p in repository.active_prospects(session)]
-            if self._tagger is None:
-                self._tagger = ProspectTagger(records, self.nlp, min_score=self.config.tagging.min_score,
-                                              signals=self.config.signals)
-                log.info("prospect matcher built for %d prospects", len(records))
-            else:  # only the changed records are re-tokenized and re-added
-                with self._tagger_lock:
-                    changed = self._tagger.update(records)
-                log.info("prospect matcher updated: %d of %d prospects changed", changed, len(records))
-            self._tagger_version = version
-            return self._tagger
+            first = not self._prospects_given
+            changed = self.tagging.set_prospects(records)
+            self._prospects_version, self._prospects_given = version, True
+        if first:
+            log.info("prospect matcher built for %d prospects", len(records))
+        elif isinstance(self.tagging, TaggingEngine):  # only the changed records are re-tokenized
+            log.info("prospect matcher updated: %d of %d prospects changed", changed, len(records))
+        else:
+            log.info("prospect list changed: tagging processes update their matchers (%d prospects)", len(records))
 
-    # spaCy keeps every string and lexeme it ever saw in the pipeline's vocabulary, and the news never
-    # runs out of new words (names, figures, typos): a worker would grow for as long as it runs. The
-    # first `vocab_growth` new strings are kept (the everyday words of the news, which the tokenizer
-    # then caches: tokenizing uncached words is many times slower); after that, every batch is tagged
-    # in a memory zone, whose new strings and lexemes spaCy frees when the zone ends.
-    vocab_growth = 50_000
-    _vocab_limit: int | None = None
+    def tag(self, inputs: Sequence[TagInput]) -> list[TagResult]:
+        return self.analyse(inputs)[0]
 
-    def tag(self, inputs: Sequence[TagInput]):
-        tagger = self.tagger()
-        with self._tagger_lock, metrics.tagging(len(inputs)):  # spaCy objects are not documented as thread-safe
-            strings = self.nlp.vocab.strings
-            if self._vocab_limit is None:
-                self._vocab_limit = len(strings) + self.vocab_growth
-            if len(strings) < self._vocab_limit:
-                return tagger.tag_many(inputs)
-            # Results hold plain Python values only (str, float, tuples), never a Doc, Span or
-            # Lexeme, so nothing kept after the zone points into what it freed.
-            with self.nlp.memory_zone():
-                results = tagger.tag_many(inputs)
-            compact_string_table(strings)
-            return results
+    def analyse(self, inputs: Sequence[TagInput], story_texts: Sequence[StoryText] = ()
+                ) -> tuple[list[TagResult], list[StoryPrint]]:
+        """Tag items against the current prospects and fingerprint `story_texts` for stories."""
+        self._follow_prospects()
+        with metrics.tagging(len(inputs)):
+            return self.tagging.analyse(inputs, story_texts)
 
     # --- runs ------------------------------------------------------------------------------
 
@@ -151,10 +161,12 @@ class Pipeline:
 
     def _store(self, state: SourceState, started: datetime, result: FetchResult) -> RunOutcome:
         keyed, fresh = self._keyed(state.id, result.items)
-        # CPU work, done before the write transaction (big runs: slice by slice in enrich_run)
-        prints = fingerprints(keyed, fresh) if len(fresh) <= STORY_SLICE else {}
-        tags = self.tag([TagInput(item.title, item.summary, item.content, item.url) for _, item in keyed]) \
-            if keyed else []
+        # CPU work, done before the write transaction (big runs' fingerprints: slice by slice in enrich_run)
+        printed = [(key, item) for key, item in keyed if key in fresh] if len(fresh) <= STORY_SLICE else []
+        tags, story_prints = self.analyse(
+            [TagInput(item.title, item.summary, item.content, item.url) for _, item in keyed],
+            [(item.title, item.summary, item.url) for _, item in printed]) if keyed else ([], [])
+        prints = {key: fingerprint for (key, _), fingerprint in zip(printed, story_prints)}
         with self.sessions() as session:
             hints = after_fetch.prospect_hints(session, [item for _, item in keyed], state.settings)
         rows = [ItemToStore(dedup_key=key, title=item.title, content_hash=item.content_hash, guid=item.guid,
@@ -222,34 +234,6 @@ class Pipeline:
             log.error("source %s: could not record the failure: %s", state.id, exc)
         metrics.record_run(state.kind, "failed")
         return RunOutcome(state.id, "failed", error=error)
-
-
-def compact_string_table(strings) -> bool:
-    """Rebuild the hash table of spaCy's StringStore at the size its strings need, once it has
-    grown past that; True when it was rebuilt.
-
-    A memory zone frees its strings but only marks their cells in the table (preshed's open
-    addressing) as deleted, and a deleted cell counts as filled until the table next grows, so the
-    new words of later zones make it double while the strings it holds stay as many
-    (bench/ingest.py --memory-only: 131,072 cells of 16 bytes for 55,000 strings after 20,000 items,
-    524,288 after 90,000). A rebuilt table holds the same keys and string pointers (the StringStore
-    owns the strings, not the table), so every lookup answers as before. Call it outside a memory
-    zone: inside one the table holds the zone's strings too.
-    """
-    table = strings._map
-    needed = _STRING_TABLE_MIN
-    while needed * 3 <= (len(strings) + 1) * 5:  # preshed grows a table once it is 60% filled
-        needed *= 2
-    if table.capacity <= needed:
-        return False
-    rebuilt = PreshMap(needed)
-    for key, value in table.items():
-        rebuilt[key] = value
-    strings._map = rebuilt
-    return True
-
-
-_STRING_TABLE_MIN = 8  # preshed's own initial size
 
 
 def prospect_record(row: Prospect) -> ProspectRecord:

@@ -406,6 +406,9 @@ class TaggingConfig(Strict):
     story_window: Duration = 3 * 86400.0
     # Lead discovery (needs a model with NER): an item's signals at least this strong count.
     discovery_signal_score: float = Field(0.6, ge=0, le=1)
+    # Child processes that tag and fingerprint items, so a worker uses more than one core
+    # (each holds its own copy of the model and matcher); 0: in the worker's own process.
+    processes: int = Field(0, ge=0, le=64)
 
 
 class SignalRuleConfig(Strict):

@@ -25,7 +25,7 @@ def test_string_table_stays_the_size_its_strings_need(write_config):
     news = news_about_siemens("Quorvantix")
     try:
         expected = fresh.tag([news])[0]
-        pipeline.vocab_growth = ITEMS_PER_BATCH * (NEW_WORDS_PER_ITEM + 2)  # spent after one batch
+        pipeline.tagging.vocab_growth = ITEMS_PER_BATCH * (NEW_WORDS_PER_ITEM + 2)  # spent after one batch
         strings = pipeline.nlp.vocab.strings
         rnd = random.Random(7)
         pipeline.tag(batch_of_new_words(rnd))

@@ -51,7 +51,7 @@ def test_vocabulary_stops_growing_once_its_budget_is_spent(write_config, model):
     try:
         expected = fresh.tag([news])[0]
         per_batch = ITEMS_PER_BATCH * (NEW_WORDS_PER_ITEM + 2)
-        pipeline.vocab_growth = 2 * per_batch  # spent after two batches of new words
+        pipeline.tagging.vocab_growth = 2 * per_batch  # spent after two batches of new words
         strings = pipeline.nlp.vocab.strings
         pipeline.tag([TagInput("Siemens AG opens an office")])
         start = len(strings)
@@ -67,7 +67,7 @@ def test_vocabulary_stops_growing_once_its_budget_is_spent(write_config, model):
         fresh.close()
 
     assert sizes[1] - start >= 2 * per_batch - 100, "the budget's words are kept, as the tokenizer caches them"
-    budget_spent = next(i for i, size in enumerate(sizes) if size >= start + pipeline.vocab_growth)
+    budget_spent = next(i for i, size in enumerate(sizes) if size >= start + pipeline.tagging.vocab_growth)
     assert budget_spent <= 2
     assert sizes[budget_spent:] == [sizes[budget_spent]] * (BATCHES - budget_spent), sizes
     assert "Quorvantix" not in strings  # freed with its zone
