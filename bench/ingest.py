@@ -139,15 +139,24 @@ def rss_child(config_path: str, target: int, deadline: float) -> None:
     from models.bulk import make_sources_due
 
     pipeline, worker, _ = start_worker(Path(config_path), tagging=True)
-    strings = pipeline.nlp.vocab.strings
+    # With tagging processes the worker is this process and its children: their memory counts too
+    # (a child's own peak; spaCy's vocabulary is theirs then, not shown: -1).
+    children = getattr(pipeline.tagging, "pids", [])
+    strings = None if children else pipeline.nlp.vocab.strings
+
+    def report() -> None:
+        peak = peak_rss_mb() + sum(_status_mb(pid, "VmHWM") for pid in children)
+        now = _rss_now_mb() + sum(_status_mb(pid, "VmRSS") for pid in children)
+        print(f"{items} {peak:.1f} {now:.1f} {len(strings) if strings is not None else -1}", flush=True)
+
     items = count_items(pipeline)
-    print(f"{items} {peak_rss_mb():.1f} {_rss_now_mb():.1f} {len(strings)}", flush=True)  # start-up
+    report()  # start-up
     while items < target and time.time() < deadline:
         with pipeline.sessions.begin() as session:
             make_sources_due(session, utcnow())
         worker.tick()
         items = count_items(pipeline)
-        print(f"{items} {peak_rss_mb():.1f} {_rss_now_mb():.1f} {len(strings)}", flush=True)
+        report()
     worker.stop()
     pipeline.close()
 
@@ -183,7 +192,8 @@ class MemoryRun:
 
 
 def measure_rss(feeds: int, items: int, prospects: list[dict], target: int, folder: Path,
-                names: list[str], progress: bool = False, minutes: float | None = None) -> MemoryRun:
+                names: list[str], progress: bool = False, minutes: float | None = None,
+                processes: int = 0) -> MemoryRun:
     """Peak RSS of a fresh worker process after each round; printed as it goes when `progress`.
 
     The feeds roll (every fetch brings `items` new items) and name people and firms no item named
@@ -194,7 +204,7 @@ def measure_rss(feeds: int, items: int, prospects: list[dict], target: int, fold
     lines: list[tuple[int, float, float, int]] = []
     try:
         config = write_config(folder, f"sqlite:///{folder / 'intel.db'}", farm.urls(), prospects,
-                              workers=THREADS, per_host=THREADS)
+                              workers=THREADS, per_host=THREADS, tagging_processes=processes)
         with subprocess.Popen([sys.executable, __file__, "--rss-child", str(config), "--target", str(target),
                                "--deadline", str(deadline)],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as child:
@@ -203,8 +213,10 @@ def measure_rss(feeds: int, items: int, prospects: list[dict], target: int, fold
                 lines.append((int(stored), float(peak), float(now), int(strings)))
                 if progress:
                     what = "after start-up" if len(lines) == 1 else f"{int(stored):>9,} items stored"
-                    print(f"    {what}: worker peak RSS {float(peak):.0f} MiB (now {float(now):.0f} MiB), "
-                          f"{int(strings):,} strings in spaCy's vocabulary", flush=True)
+                    vocabulary = (f", {int(strings):,} strings in spaCy's vocabulary" if int(strings) >= 0
+                                  else f" (worker and {processes} tagging process{'es' if processes > 1 else ''})")
+                    print(f"    {what}: worker peak RSS {float(peak):.0f} MiB (now {float(now):.0f} MiB)"
+                          f"{vocabulary}", flush=True)
             errors = child.stderr.read()
     finally:
         farm.close()
@@ -241,9 +253,10 @@ def main() -> None:
     parser.add_argument("--items", type=int, help="with --memory-only: ingest this many items instead")
     parser.add_argument("--minutes", type=float,
                         help="with --memory-only: stop after this long and report how far it got")
-    parser.add_argument("--tagging-processes", type=int, default=max(1, min(2, (os.cpu_count() or 1) - 1)),
-                        help="tagging child processes of the third prospect-intel system (tagging.processes; "
-                             "default: one per CPU beyond the first, at most 2)")
+    parser.add_argument("--tagging-processes", type=int,
+                        help="tagging child processes (tagging.processes) of the third prospect-intel system "
+                             "(default: one per CPU beyond the first, at most 2); with --memory-only, of the "
+                             "memory run's worker (default 0: tagging in the worker, the default config)")
     parser.add_argument("--no-memory", action="store_true",
                         help="throughput only: skip the memory run (at full size it ingests 1,000,000 items)")
     parser.add_argument("--rss-child", help=argparse.SUPPRESS)
@@ -265,7 +278,8 @@ def main() -> None:
     prospects = owners_for(companies(size["prospects"]))
     names = [p["name"] for p in prospects[:2000]]  # news is about listed companies and some small ones
     if args.memory_only:
-        memory_only({**size, "rss_items": args.items or size["rss_items"]}, prospects, names, args.minutes)
+        memory_only({**size, "rss_items": args.items or size["rss_items"]}, prospects, names, args.minutes,
+                    args.tagging_processes or 0)
         return
     print(f"ingest: {size['feeds']} feeds x {size['items']} items on loopback, {size['prospects']} prospects, "
           f"{THREADS} threads each; {machine()}{' (--quick)' if args.quick else ''}")
@@ -279,7 +293,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         tmp_path = Path(tmp)
         offs, peers, ons, children = [], [], [], []
-        processes = args.tagging_processes
+        processes = args.tagging_processes or max(1, min(2, (os.cpu_count() or 1) - 1))
         for round_ in range(rounds):
             offs.append(run_ours(farm, tmp_path / f"off{round_}", prospects, tagging=False))
             peers.append(run_reader(farm, tmp_path / f"reader{round_}"))
@@ -331,16 +345,19 @@ def main() -> None:
                        rounds=rounds, **figures, quick=int(args.quick)))
 
 
-def memory_only(size: dict, prospects: list[dict], names: list[str], minutes: float | None) -> None:
+def memory_only(size: dict, prospects: list[dict], names: list[str], minutes: float | None,
+                processes: int = 0) -> None:
     """The memory run alone: a fresh worker ingesting `rss_items` items, tagging on, round by round."""
     began = time.perf_counter()
     print(f"ingest memory: a worker ingesting {size['rss_items']:,} items ({size['memory_feeds']} rolling feeds x "
           f"{size['items']} new items per round, naming people and firms never seen before), "
-          f"{size['prospects']:,} prospects, {THREADS} threads{f', at most {minutes:g} minutes' if minutes else ''}; "
+          f"{size['prospects']:,} prospects, {THREADS} threads"
+          f"{f', {processes} tagging processes (counted in)' if processes else ''}"
+          f"{f', at most {minutes:g} minutes' if minutes else ''}; "
           f"{machine()}", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-ingest-rss-") as tmp:
         run = measure_rss(size["memory_feeds"], size["items"], prospects, size["rss_items"], Path(tmp), names,
-                          progress=True, minutes=minutes)
+                          progress=True, minutes=minutes, processes=processes)
     seconds = time.perf_counter() - began
     figures = report_memory(run, seconds)
     print(summary_line(**figures, seconds=seconds, finished=int(run.finished)))
@@ -367,8 +384,13 @@ def _cpu_seconds_of(pids: list[int]) -> float:
 
 def _rss_now_mb() -> float:
     """This process's resident set size now, in MiB (Linux)."""
-    with open("/proc/self/status", encoding="ascii") as status:
-        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:")) / 1024
+    return _status_mb("self", "VmRSS")
+
+
+def _status_mb(pid: int | str, field: str) -> float:
+    """A memory figure of a process from /proc (VmRSS: resident now, VmHWM: its peak), in MiB."""
+    with open(f"/proc/{pid}/status", encoding="ascii") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith(f"{field}:")) / 1024
 
 
 def _cpu_seconds() -> float:
