@@ -5,11 +5,12 @@ estimates Jaccard similarity; locality-sensitive banding turns "which earlier
 stories look like this one" into one indexed lookup in `story_bands`
 (models/stories.py), so any number of workers cluster against one database.
 
-A run's items are fingerprinted together with numpy: shingles are hashed as
-polynomials over their code points (no per-shingle Python call), and all
-shingles of a block of items go through the 128 affine permutations as one
-matrix. Per item that is tens of microseconds instead of the milliseconds a
-datasketch object per item took (one SHA-1 per shingle, one array per item).
+A run's items are fingerprinted together with numpy: the shingles of all its
+texts are hashed at once, as polynomials over their code points (no call per
+shingle, nor per item), and all shingles of a block of items go through the 128
+affine permutations as one matrix. Per item that is tens of microseconds instead
+of the milliseconds a datasketch object per item took (one SHA-1 per shingle, one
+array per item).
 """
 
 from __future__ import annotations
@@ -58,17 +59,15 @@ def story_prints(items: Sequence[tuple[str, str, str | None]]) -> list[StoryPrin
     """Fingerprints of many (title, summary, url) items, computed together."""
     if not items:
         return []
-    signatures = _signatures([_shingle_hashes(title, summary) for title, summary, _ in items])
+    signatures = _signatures(*_shingle_hashes([normalized_text(title, summary) for title, summary, _ in items]))
     # Band keys are stored as signed 64-bit integers (BIGINT): the same 64 bits as the hex digits of
     # the version-2 fingerprint (migration 0005 converted stored ones), 8 bytes instead of 16 characters.
     keys = _band_hashes(signatures).view(np.int64).tolist()
     prints = []
-    for (_, _, url), signature, row in zip(items, signatures, keys):
-        bands = list(enumerate(row))
+    for (_, _, url), signature, row in zip(items, signatures.tolist(), keys):
         link = canonical_url(url)
-        if link:
-            bands.append((URL_BAND, link_key(link)))
-        prints.append(StoryPrint(signature=tuple(signature.tolist()), bands=tuple(bands), has_link=bool(link)))
+        bands = (*enumerate(row), (URL_BAND, link_key(link))) if link else tuple(enumerate(row))
+        prints.append(StoryPrint(signature=tuple(signature), bands=bands, has_link=bool(link)))
     return prints
 
 
@@ -86,20 +85,31 @@ def normalized_text(title: str, summary: str) -> str:
         text = html.unescape(text)
     if "<" in title:
         text = _TAGS.sub(" ", text)
-    return " ".join(_WORDS.sub(" ", text.lower()).split())
+    # Each run of non-word characters (whitespace among them) is one space: only the ends to trim.
+    return _WORDS.sub(" ", text.lower()).strip(" ")
 
 
-def _shingle_hashes(title: str, summary: str) -> np.ndarray:
-    """A 32-bit hash of each distinct character 5-shingle (the whole text when it is shorter)."""
-    codes = np.frombuffer(normalized_text(title, summary).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-    if len(codes) < SHINGLE:
-        codes = np.concatenate([codes, np.zeros(SHINGLE - len(codes), dtype=np.uint64)])
+def _shingle_hashes(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """A 32-bit hash of each character 5-shingle of each text (the whole text when it is shorter),
+    the texts' end to end, and how many each text has.
+
+    All texts go through numpy at once: a handful of array operations per run, not per item.
+    """
+    # A short text is padded with code point 0 (never in a normalized text) to one shingle.
+    texts = [text if len(text) >= SHINGLE else text.ljust(SHINGLE, "\0") for text in texts]
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    codes = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
     count = len(codes) - SHINGLE + 1
     hashes = codes[:count] * _POWERS[0]  # a polynomial over the shingle's code points, modulo 2^64
     for offset in range(1, SHINGLE):
         hashes += codes[offset:offset + count] * _POWERS[offset]
+    # Only shingles within one text: text i's start in `codes`, repeated for each of its shingles,
+    # plus the shingle's position in the text.
+    counts = lengths - (SHINGLE - 1)
+    firsts = np.cumsum(counts) - counts
+    within = np.repeat(np.cumsum(lengths) - lengths - firsts, counts) + np.arange(int(counts.sum()))
     # Repeated shingles need not be removed: a minimum does not change when a value repeats.
-    return _fmix64(hashes).astype(np.uint32)
+    return _fmix64(hashes[within]).astype(np.uint32), counts
 
 
 def _band_hashes(signatures: np.ndarray) -> np.ndarray:
@@ -120,19 +130,18 @@ def _fmix64(values: np.ndarray) -> np.ndarray:
     return values ^ (values >> np.uint64(33))
 
 
-def _signatures(hashes: list[np.ndarray]) -> np.ndarray:
-    """One MinHash signature per item: the minimum of each affine permutation over its shingle hashes."""
-    out = np.empty((len(hashes), NUM_PERM), dtype=np.uint32)
-    start = 0
-    while start < len(hashes):
-        stop, width = start + 1, len(hashes[start])
-        while stop < len(hashes) and width + len(hashes[stop]) <= _BLOCK:
-            width += len(hashes[stop])
-            stop += 1
-        block = hashes[start:stop]
-        permuted = _A * np.concatenate(block)[None, :]  # uint32 arithmetic wraps: modulo 2^32
+def _signatures(hashes: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """One MinHash signature per text: the minimum of each affine permutation over its shingle hashes
+    (`counts[i]` of them for text i, end to end in `hashes`)."""
+    out = np.empty((len(counts), NUM_PERM), dtype=np.uint32)
+    ends = np.cumsum(counts)
+    starts = ends - counts
+    first = 0
+    while first < len(counts):
+        # the texts from `first` whose shingles fit in one block (one text at least)
+        stop = max(first + 1, int(np.searchsorted(ends, starts[first] + _BLOCK, side="right")))
+        permuted = _A * hashes[starts[first]:ends[stop - 1]][None, :]  # uint32 arithmetic wraps: modulo 2^32
         permuted += _B
-        offsets = np.cumsum([0] + [len(h) for h in block[:-1]])
-        out[start:stop] = np.minimum.reduceat(permuted, offsets, axis=1).T
-        start = stop
+        out[first:stop] = np.minimum.reduceat(permuted, starts[first:stop] - starts[first], axis=1).T
+        first = stop
     return out

@@ -200,6 +200,26 @@ def select_in(session: Session, sql: str, fixed: Sequence[Any], values: Sequence
     return found
 
 
+def execute_in(session: Session, sql: str, fixed: Sequence[Any], values: Sequence[Any]) -> None:
+    """Run a statement that returns no rows (an UPDATE, a DELETE) through the driver for `values`
+    (deduplicated), 500 at a time; `sql` is written as for `select_in`."""
+    connection = session.connection()
+    unique = list(dict.fromkeys(values))
+    for start in range(0, len(unique), _IN_CHUNK):
+        chunk = unique[start:start + _IN_CHUNK]
+        connection.exec_driver_sql(_marks(connection.dialect, sql.replace("{in}", ", ".join(["?"] * len(chunk)))),
+                                   (*fixed, *chunk))
+
+
+def execute_rows(session: Session, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    """One statement (written with `?` placeholders) for many parameter rows: one executemany
+    through the driver. Values go as given: plain ids and counts, or values already `bound`."""
+    if not rows:
+        return
+    connection = session.connection()
+    connection.exec_driver_sql(_marks(connection.dialect, sql), list(rows))
+
+
 def select_rows(session: Session, sql: str, parameters: Sequence[Any],
                 result_types: Mapping[int, Any] | None = None) -> list[tuple]:
     """Rows of `sql` (written with `?` placeholders) through the driver.

@@ -9,21 +9,25 @@ time another source joins.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
+from itertools import chain
 from datetime import datetime, timedelta
 from operator import eq
 from typing import Mapping
 
-from sqlalchemy import bindparam, exists, insert, or_, select, text, update
+from sqlalchemy import exists, or_, select, text
 from sqlalchemy.orm import Session
 
-from models.bulk import insert_values, select_in, update_by_id
+from models.bulk import bound, execute_in, execute_rows, insert_values, select_in, update_by_id
 from models.tables import Item, Mention, Story, StoryBand
 
 URL_BAND = -1  # the band that holds the canonical link: the same link is the same story outright
 _CANDIDATES = 5
 _IN_CHUNK = 500
 _ANALYZE_AFTER = 20_000  # band rows written at once (600 new stories)
+# Items whose candidates' signatures are read in one statement (at most 5 each: one IN list).
+_PREFETCH = 100
 
 
 @dataclass(frozen=True)
@@ -38,7 +42,8 @@ def assign_stories(session: Session, source_id: str, prints: Mapping[int, StoryP
     """Put each new item of this run (by item id) into an existing story or a new one.
 
     A handful of queries per run, not per item: every band of every new item is
-    looked up at once, candidates are judged in memory, and stories the run
+    looked up at once, the signatures of the candidates to score are read for a
+    hundred items at a time, candidates are judged in memory, and stories the run
     itself starts are candidates for its later items; new stories, their bands,
     the items' story ids and the counters of joined stories are written as
     multi-row statements. Returns how many items joined a story that another
@@ -54,24 +59,32 @@ def assign_stories(session: Session, source_id: str, prints: Mapping[int, StoryP
     hashes = {digest for item_id in order for _, digest in prints[item_id].bands}
     known = _known_stories(session, hashes, now - window)
     by_hash, signatures = known.by_hash, known.signatures
-
-    def load(story_ids: list[int]) -> None:
-        signatures.update(_stored_signatures(session, story_ids))
     started: list[_NewStory] = []
     joins: list[tuple[object, int]] = []  # (a story id, or a _NewStory of this run; the joining item's id)
-    for item_id in order:
-        fingerprint = prints[item_id]
-        match, score = _best_match(fingerprint, by_hash, signatures, load)
-        if match is None or score < threshold:
-            story = _NewStory(lead_item_id=item_id, fingerprint=fingerprint)
-            started.append(story)
-            signatures[story] = fingerprint.signature  # later items of this run may join it
-            for _, digest in fingerprint.bands:
-                by_hash.setdefault(digest, set()).add(story)
-            continue
-        joins.append((match, item_id))
-        if isinstance(match, _NewStory):
-            match.item_count += 1
+    for start in range(0, len(order), _PREFETCH):
+        group = order[start:start + _PREFETCH]
+        # Candidates ranked for a hundred items at once, and the signatures of the stored ones read
+        # in one statement. A story this run starts on the way changes the ranking of the items
+        # sharing a band with it: those are ranked again (reading any signature still missing).
+        ranking = {item_id: _ranked(prints[item_id], by_hash) for item_id in group}
+        _read_signatures(session, signatures, [story for _, ranked in ranking.values() for story in ranked])
+        changed: set[int] = set()  # band keys a story started since `ranking` was made now holds
+        for item_id in group:
+            fingerprint = prints[item_id]
+            digests = [digest for _, digest in fingerprint.bands]
+            linked, ranked = (ranking[item_id] if changed.isdisjoint(digests) else _ranked(fingerprint, by_hash))
+            match, score = _best_match(session, fingerprint, linked, ranked, signatures)
+            if match is None or score < threshold:
+                story = _NewStory(lead_item_id=item_id, fingerprint=fingerprint)
+                started.append(story)
+                signatures[story] = fingerprint.signature  # later items of this run may join it
+                for digest in digests:
+                    by_hash.setdefault(digest, set()).add(story)
+                changed.update(digests)
+                continue
+            joins.append((match, item_id))
+            if isinstance(match, _NewStory):
+                match.item_count += 1
     joined_known = [story for story, _ in joins if not isinstance(story, _NewStory)]
     # Before this run's items join them: which of these stories the source was in already.
     carried = _stories_carried_by(session, source_id, set(joined_known))
@@ -106,54 +119,72 @@ class _Known:
 
 def _known_stories(session: Session, hashes: set[int], since: datetime) -> _Known:
     # Two indexed steps, not one join: PostgreSQL planned the join (with statistics that lag a big
-    # run's own inserts) as a scan of every story per lookup. Core statements on the session's
-    # connection: no ORM bookkeeping for plain rows.
+    # run's own inserts) as a scan of every story per lookup. Both straight to the driver: wording
+    # many items share makes thousands of stories candidates (2,800 a 50-item run at 50,000
+    # stories), and SQLAlchemy's compiling of their IN lists cost more than both lookups.
     candidates: dict[int, set] = {}
     for story_id, digest in _bands_with(session, list(hashes)):
         candidates.setdefault(digest, set()).add(story_id)
     ids = list({i for found in candidates.values() for i in found})
-    known = _Known({}, {}, {})
-    connection = session.connection()
-    table = Story.__table__
     # Signatures are read later, only for the candidates scored: a band shared by chance (wording
     # many items share) makes thousands of stories candidates, more as the database grows, and their
     # signatures were the worker's biggest passing allocation (bench/ingest.py --memory-only at
     # 250,000 stories: 7,000-15,000 candidates for one 50-item run, 9-18 MiB of signature text,
     # 30-68 MiB decoded). Only the five sharing the most bands with an item are ever compared.
-    for start in range(0, len(ids), _IN_CHUNK):
-        chunk = ids[start:start + _IN_CHUNK]
-        for story_id, lead in connection.execute(
-                select(table.c.id, table.c.lead_item_id).where(table.c.id.in_(chunk), table.c.updated_at >= since)):
-            known.leads[story_id] = lead
+    known = _Known({}, {}, dict(select_in(
+        session, f"SELECT id, lead_item_id FROM {Story.__tablename__} WHERE updated_at >= ? AND id IN ({{in}})",
+        (bound(session, Story.__table__.c.updated_at, since),), ids)))
+    leads = known.leads
     for digest, found in candidates.items():  # stories outside the window are no candidates
-        within = {story_id for story_id in found if story_id in known.leads}
+        within = {story_id for story_id in found if story_id in leads}
         if within:
             known.by_hash[digest] = within
     return known
 
 
-def _best_match(fingerprint: StoryPrint, by_hash, signatures, load) -> tuple[object | None, float]:
-    """The candidate story most like this fingerprint and how alike they are: a shared canonical
-    link wins outright (1.0), else the estimated Jaccard similarity. (None, 0.0) without candidates.
-    `load(story_ids)` adds the stored signatures of candidates not in `signatures` yet."""
-    shared: dict[object, int] = {}
+def _ranked(fingerprint: StoryPrint, by_hash) -> tuple[object | None, list]:
+    """(the story sharing this fingerprint's canonical link, or None; else the candidate stories
+    sharing the most bands with it, at most five, most first, equals in the order first met)."""
+    sharing = []
     for band, digest in fingerprint.bands:
-        for story in by_hash.get(digest, ()):
+        stories = by_hash.get(digest)
+        if stories:
             if band == URL_BAND:
-                return story, 1.0
-            shared[story] = shared.get(story, 0) + 1
-    ranked = sorted(shared, key=lambda s: -shared[s])[:_CANDIDATES]
-    missing = [story for story in ranked if story not in signatures]
-    if missing:
-        load(missing)
+                return next(iter(stories)), []
+            sharing.append(stories)
+    if not sharing:
+        return None, []
+    shared = Counter(chain.from_iterable(sharing))  # counted in C, keys in the order first met
+    # reverse=True keeps equals in their order (a stable sort), as sorting by the negated count did
+    return None, sorted(shared, key=shared.__getitem__, reverse=True)[:_CANDIDATES]
+
+
+def _best_match(session: Session, fingerprint: StoryPrint, linked, ranked: list,
+                signatures: dict) -> tuple[object | None, float]:
+    """The candidate story most like this fingerprint and how alike they are: the story sharing its
+    canonical link outright (1.0), else the best of the `ranked` by estimated Jaccard similarity.
+    (None, 0.0) without candidates."""
+    if linked is not None:
+        return linked, 1.0
+    _read_signatures(session, signatures, ranked)
     scored = [(similarity(fingerprint.signature, signatures.get(story, ())), story) for story in ranked]
     # max() keeps the first of equals, as ranked by shared bands
     score, story = max(scored, key=lambda pair: pair[0], default=(0.0, None))
     return story, score
 
 
+def _read_signatures(session: Session, signatures: dict, stories) -> None:
+    """Add the stored signatures of these candidates that `signatures` lacks (stories this run
+    started are in it from the start)."""
+    missing = [story for story in stories if story not in signatures]
+    if missing:
+        signatures.update(_stored_signatures(session, missing))
+
+
 def _stored_signatures(session: Session, story_ids: list[int]) -> dict[int, tuple]:
-    """The MinHash signatures of these stored stories' leads (a few per item: straight to the driver)."""
+    """The MinHash signatures of these stored stories' leads (straight to the driver)."""
+    if not story_ids:
+        return {}
     rows = select_in(session, f"SELECT id, signature FROM {Story.__tablename__} WHERE id IN ({{in}})", (),
                      story_ids, result_types={1: Story.__table__.c.signature.type})
     return {story_id: tuple(signature or ()) for story_id, signature in rows}
@@ -227,14 +258,11 @@ def _set_story_ids(session: Session, members: list[tuple[int, int]]) -> None:
 
 def _stories_carried_by(session: Session, source_id: str, story_ids: set[int]) -> set[int]:
     """Which of these stories already hold an item of this source."""
-    table = Item.__table__
-    carried: set[int] = set()
-    ids = list(story_ids)
-    for start in range(0, len(ids), _IN_CHUNK):
-        carried.update(session.connection().execute(
-            select(table.c.story_id).where(table.c.story_id.in_(ids[start:start + _IN_CHUNK]),
-                                           table.c.source_id == source_id).distinct()).scalars())
-    return carried
+    if not story_ids:
+        return set()
+    return {story_id for story_id, in select_in(
+        session, f"SELECT DISTINCT story_id FROM {Item.__tablename__} WHERE source_id = ? AND story_id IN ({{in}})",
+        (source_id,), list(story_ids))}
 
 
 def _join_known(session: Session, joined: list[int], carried: set[int], known: _Known, now: datetime) -> None:
@@ -245,19 +273,15 @@ def _join_known(session: Session, joined: list[int], carried: set[int], known: _
     for story_id in joined:
         copies[story_id] = copies.get(story_id, 0) + 1
     newly = [story_id for story_id in copies if story_id not in carried]
-    table = Story.__table__
-    session.execute(update(table).where(table.c.id == bindparam("story"))
-                    .values(item_count=table.c.item_count + bindparam("copies"),
-                            source_count=table.c.source_count + bindparam("sources")),
-                    [{"story": story_id, "copies": count, "sources": int(story_id in newly)}
-                     for story_id, count in copies.items()])
+    execute_rows(session, f"UPDATE {Story.__tablename__} SET item_count = item_count + ?, "
+                          "source_count = source_count + ? WHERE id = ?",
+                 [(count, int(story_id not in carried), story_id) for story_id, count in copies.items()])
     leads = [known.leads[story_id] for story_id in newly if known.leads.get(story_id) is not None]
-    for start in range(0, len(newly), _IN_CHUNK):
-        session.execute(update(table).where(table.c.id.in_(newly[start:start + _IN_CHUNK])).values(updated_at=now))
-    for start in range(0, len(leads), _IN_CHUNK):
-        # Feed readers see the lead entry change: "also reported by" grew.
-        session.execute(update(Item.__table__).where(Item.__table__.c.id.in_(leads[start:start + _IN_CHUNK]))
-                        .values(updated_at=now))
+    execute_in(session, f"UPDATE {Story.__tablename__} SET updated_at = ? WHERE id IN ({{in}})",
+               (bound(session, Story.__table__.c.updated_at, now),), newly)
+    # Feed readers see the lead entry change: "also reported by" grew.
+    execute_in(session, f"UPDATE {Item.__tablename__} SET updated_at = ? WHERE id IN ({{in}})",
+               (bound(session, Item.__table__.c.updated_at, now),), leads)
 
 
 def _merge_mentions(session: Session, source_id: str, pairs: list[tuple[int, int]]) -> None:
@@ -269,24 +293,25 @@ def _merge_mentions(session: Session, source_id: str, pairs: list[tuple[int, int
         return
     ids = list({item_id for pair in pairs for item_id in pair})
     mentions: dict[int, list] = {}
-    sort_at: dict[int, datetime] = {}
-    for start in range(0, len(ids), _IN_CHUNK):
-        chunk = ids[start:start + _IN_CHUNK]
-        for row in session.execute(select(Mention.item_id, Mention.prospect_id, Mention.score, Mention.evidence)
-                                   .where(Mention.item_id.in_(chunk)).order_by(Mention.item_id, Mention.prospect_id)):
-            mentions.setdefault(row.item_id, []).append(row)
-        sort_at.update(session.execute(select(Item.id, Item.sort_at).where(Item.id.in_(chunk))).all())
-    have = {lead: {m.prospect_id for m in mentions.get(lead, ())} for lead, _ in pairs}
+    for item_id, prospect_id, score, evidence in select_in(
+            session, f"SELECT item_id, prospect_id, score, evidence FROM {Mention.__tablename__} "
+                     "WHERE item_id IN ({in}) ORDER BY item_id, prospect_id", (), ids,
+            result_types={3: Mention.__table__.c.evidence.type}):
+        mentions.setdefault(item_id, []).append((prospect_id, score, evidence))
+    have = {lead: {prospect_id for prospect_id, _, _ in mentions.get(lead, ())} for lead, _ in pairs}
     added = []
     for lead, copy in pairs:
-        for mention in mentions.get(copy, ()):
-            if mention.prospect_id not in have[lead]:
-                have[lead].add(mention.prospect_id)
-                added.append({"item_id": lead, "prospect_id": mention.prospect_id, "score": mention.score,
-                              "evidence": [f"copy: as reported by {source_id}", *(mention.evidence or [])],
-                              "sort_at": sort_at[lead]})
-    for start in range(0, len(added), 5000):
-        session.execute(insert(Mention.__table__), added[start:start + 5000])
+        for prospect_id, score, evidence in mentions.get(copy, ()):
+            if prospect_id not in have[lead]:
+                have[lead].add(prospect_id)
+                added.append((lead, prospect_id, score, [f"copy: as reported by {source_id}", *(evidence or [])]))
+    if not added:
+        return
+    # A mention carries its item's sort time (a prospect's feed is one index range scan).
+    sort_at = dict(select_in(session, f"SELECT id, sort_at FROM {Item.__tablename__} WHERE id IN ({{in}})", (),
+                             [lead for lead, *_ in added], result_types={1: Item.__table__.c.sort_at.type}))
+    insert_values(session, Mention.__table__, ("item_id", "prospect_id", "score", "evidence", "sort_at"),
+                  [(*mention, sort_at[mention[0]]) for mention in added])
 
 
 def one_entry_per_story(query):
