@@ -157,22 +157,32 @@ class PhraseIndex:
     def __len__(self) -> int:
         return len(self.meanings)
 
-    def find(self, doc: Doc) -> list[tuple[int, int, list[object]]]:
-        """(start, end, meanings) of every known phrase in the doc, by position, shorter first."""
+    def find(self, doc: Doc, ids: list[int] | None = None) -> list[tuple[int, int, list[object]]]:
+        """(start, end, meanings) of every known phrase in the doc, by position, shorter first.
+
+        `ids`: the doc's values of the index's attribute, one per token (`doc.to_array(attr).tolist()`),
+        when the caller has them: a key is then a slice of a list, not a Token made per word.
+        """
+        matches = self._matcher(doc)
+        if not matches:
+            return []
+        meanings = self.meanings
         found = []
-        ids: dict[int, int] = {}
+        if ids is not None:
+            for _, start, end in matches:
+                found_here = meanings.get((ids[start],) if end - start == 1 else tuple(ids[start:end]))
+                if found_here:
+                    found.append((start, end, found_here))
+            return found
         exact = self._attr == "ORTH"
-        for _, start, end in self._matcher(doc):
-            if end - start == 1:
-                key = (doc[start].orth if exact else doc[start].lower,)
-            else:
-                for i in range(start, end):
-                    if i not in ids:
-                        ids[i] = doc[i].orth if exact else doc[i].lower
-                key = tuple(ids[i] for i in range(start, end))
-            meanings = self.meanings.get(key)
-            if meanings:
-                found.append((start, end, meanings))
+        seen: dict[int, int] = {}
+        for _, start, end in matches:
+            for i in range(start, end):
+                if i not in seen:
+                    seen[i] = doc[i].orth if exact else doc[i].lower
+            found_here = meanings.get(tuple(seen[i] for i in range(start, end)))
+            if found_here:
+                found.append((start, end, found_here))
         return found
 
 

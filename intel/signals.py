@@ -25,13 +25,14 @@ from collections import defaultdict
 from itertools import chain
 from typing import Callable, Iterable, NamedTuple, Sequence
 
+from spacy.attrs import LOWER
 from spacy.language import Language
 from spacy.matcher import Matcher, PhraseMatcher
 from spacy.strings import get_string_id
 from spacy.tokens import Doc
 
 from intel.common_words import log_probability
-from intel.phrase_index import Phrase, PhraseSplitter, span_text
+from intel.phrase_index import PhraseSplitter, span_text
 from intel.settings import STAGES, SignalsConfig, SignalTypeConfig
 from intel.signal_taxonomy import DEFAULT_TAXONOMY, Rule, SignalType
 from models.values import Signal
@@ -41,10 +42,11 @@ KEYWORD_WEIGHT = 0.3
 MAX_SCORE = 0.99
 # How far (in tokens) a prospect mention may sit from the trigger words to take a role.
 ROLE_WINDOW = 12
-# A rule form is screened by a word it needs only when that word is this rare (as a unigram
-# probability: "million", "deal", "by" are; "the", "to", "of" would make the phrase pass report
-# every few words, for less than the tries they save).
+# A rule form is tried only in docs that have the rare words it needs (as a unigram probability
+# below this: "million", "deal", "by" are; "the", "to", "of" are everywhere and rule nothing out),
+# at most this many of them, rarest first.
 RARE_MASS = math.exp(-5.5)
+NEEDED_CHECKED = 2
 
 
 class MentionSpan(NamedTuple):
@@ -80,10 +82,12 @@ class SignalDetector:
 
     def detect(self, doc: Doc, fields: Sequence[tuple[str, int, int]],
                mentions: Sequence[MentionSpan],
-               found: list[tuple[PhraseMeaning, int, int]] | None = None) -> list[Signal]:
+               found: list[tuple[PhraseMeaning, int, int]] | None = None,
+               lowers: list[int] | None = None) -> list[Signal]:
         """Signals in the doc; `found` is where `phrases()` occur in it, when the caller's own phrase
-        pass found them (in the matcher's order: by start, then end), else this one looks."""
-        rule_hits, keyword_hits = self.matcher(doc) if found is None else self.matcher.match(doc, found)
+        pass found them (in the matcher's order: by start, then end), else this one looks. `lowers`:
+        the doc's lower-case token ids, when the caller has read them."""
+        rule_hits, keyword_hits = self.matcher(doc) if found is None else self.matcher.match(doc, found, lowers)
         if not rule_hits and not keyword_hits:
             return []
         hits: dict[str, list[tuple[float, str, Rule | None, int, int]]] = {}
@@ -123,7 +127,6 @@ class PhraseMeaning(NamedTuple):
     rules: list[str]                 # rules that are exactly this phrase (their keys)
     keywords: list[str]              # signal types it is a keyword of
     anchor: _AnchorGroup | None      # rule forms it anchors
-    screen: int | None               # its word id, when rule forms are screened by it
 
 
 class AnchoredRules:
@@ -165,9 +168,6 @@ class AnchoredRules:
                 continue
             index, words = anchor
             variants = _compile_variants(rule.pattern, split, index, self._strings)
-            for variant in variants:
-                for text in variant.screen_texts:
-                    wanted[text].append(("need", text))
             for word in words:
                 if not by_anchor[word] or by_anchor[word][-1][0] != key:
                     by_anchor[word].append((key, variants))
@@ -177,13 +177,6 @@ class AnchoredRules:
                 wanted[word].append(("keyword", type_name))
         self._phrases = PhraseMatcher(nlp.vocab, attr="LOWER")
         split_phrases = splitter.split(wanted)
-        for tries in by_anchor.values():
-            for _, variants in tries:
-                for variant in variants:
-                    # A screening word the tokenizer would not keep as that one word screens nothing.
-                    if any(split_phrases.get(t, Phrase((), ())).key != (get_string_id(t),)
-                           for t in variant.screen_texts):
-                        variant.screen = None
         groups = {word: _AnchorGroup(split_phrases[word].key, tries)
                   for word, tries in by_anchor.items() if word in split_phrases}
         # match id -> what a found phrase means.
@@ -196,8 +189,7 @@ class AnchoredRules:
             meanings = list(dict.fromkeys(wanted[text]))
             meaning = PhraseMeaning([v for what, v in meanings if what == "rule"],
                                     [v for what, v in meanings if what == "keyword"],
-                                    groups.get(text) if ("anchor", text) in meanings else None,
-                                    phrase.key[0] if ("need", text) in meanings else None)
+                                    groups.get(text) if ("anchor", text) in meanings else None)
             self._meaning[self._strings[key]] = meaning
             self._keyed.append((phrase.key, meaning))
 
@@ -210,16 +202,14 @@ class AnchoredRules:
         meaning = self._meaning
         return self.match(doc, [(meaning[match_id], start, end) for match_id, start, end in self._phrases(doc)])
 
-    def match(self, doc: Doc, found: list[tuple[PhraseMeaning, int, int]]
+    def match(self, doc: Doc, found: list[tuple[PhraseMeaning, int, int]], lowers: list[int] | None = None
               ) -> tuple[list[tuple[str, int, int]], list[tuple[str, int, int]]]:
-        """`__call__` from where the phrases are (by start, then end), however they were found."""
+        """`__call__` from where the phrases are (by start, then end), however they were found;
+        `lowers`: the doc's lower-case token ids, when the caller has read them."""
         rule_hits: list[tuple[str, int, int]] = []
         keyword_hits: list[tuple[str, int, int]] = []
         anchored: list[tuple[_AnchorGroup, int, int]] = []
-        present: set[int] = set()  # screening words found
-        for (rules, keywords, group, need), start, end in found:
-            if need is not None:
-                present.add(need)
+        for (rules, keywords, group), start, end in found:
             for key in rules:
                 rule_hits.append((key, start, end))
             for type_name in keywords:
@@ -227,19 +217,21 @@ class AnchoredRules:
             if group is not None:
                 anchored.append((group, start, end))
         if anchored:
-            n = len(doc)
+            words = _Words(doc, doc.to_array(LOWER).tolist() if lowers is None else lowers)
+            lower = words.lower
+            n = len(lower)
             found: dict[str, set[tuple[int, int]]] = {}
             for group, start, end in anchored:
                 if group.anywhere:
-                    _try(group.anywhere, doc, n, start, end, found, present)
+                    _try(group.anywhere, words, n, start, end, found)
                 if end < n and group.after:
-                    tries = group.after.get(doc[end].lower)
+                    tries = group.after.get(lower[end])
                     if tries:
-                        _try(tries, doc, n, start, end, found, present)
+                        _try(tries, words, n, start, end, found)
                 if start and group.before:
-                    tries = group.before.get(doc[start - 1].lower)
+                    tries = group.before.get(lower[start - 1])
                     if tries:
-                        _try(tries, doc, n, start, end, found, present)
+                        _try(tries, words, n, start, end, found)
             if found:
                 matched = list(found)
                 if len(matched) > 1:
@@ -252,12 +244,33 @@ class AnchoredRules:
         return rule_hits, keyword_hits
 
 
-def _try(tries: list[tuple[str, _Variant]], doc: Doc, n: int, start: int, end: int,
-         found: dict[str, set[tuple[int, int]]], present: set[int]) -> None:
+class _Words:
+    """A doc's tokens as rule tests read them: lower-case ids in a list (a Token object per look costs
+    more), the doc for the rest, and the set of its words once a form asks what words are there."""
+
+    __slots__ = ("doc", "lower", "_present")
+
+    def __init__(self, doc: Doc, lower: list[int]) -> None:
+        self.doc, self.lower = doc, lower
+        self._present: set[int] | None = None
+
+    def lack_any(self, needed: tuple[frozenset[int], ...]) -> bool:
+        """Is one of these sets of words (each: any of them will do) missing from the doc altogether?"""
+        present = self._present
+        if present is None:
+            present = self._present = set(self.lower)
+        for words in needed:
+            if words.isdisjoint(present):
+                return True
+        return False
+
+
+def _try(tries: list[tuple[str, _Variant]], words: _Words, n: int, start: int, end: int,
+         found: dict[str, set[tuple[int, int]]]) -> None:
     for key, variant in tries:
-        if variant.screen is not None and variant.screen.isdisjoint(present):
+        if variant.needed and words.lack_any(variant.needed):
             continue  # a word the form needs is nowhere in the doc
-        spans = variant.matches(doc, n, start, end)
+        spans = variant.matches(words, n, start, end)
         if spans:
             if key in found:
                 found[key].update(spans)
@@ -302,10 +315,10 @@ class _AnchorGroup:
 
 
 class _Spec(NamedTuple):
-    """One token of a compiled pattern: a test of (doc, i), whether it may be skipped, and the
+    """One token of a compiled pattern: a test of (words, i), whether it may be skipped, and the
     lower-case word ids it accepts when it tests nothing else."""
 
-    test: Callable[[Doc, int], bool] | None  # None: any token (the pattern's "~")
+    test: Callable[[_Words, int], bool] | None  # None: any token (the pattern's "~")
     optional: bool
     words: frozenset[int] | None = None
     texts: tuple[str, ...] | None = None  # the same words as text
@@ -330,46 +343,49 @@ class _Variant:
         self.before_words = before.words if before is not None and not before.optional else None
         self.after_words = after.words if after is not None and not after.optional else None
         self.anchor_tests = [(offset, spec.test) for offset, spec in enumerate(self.anchor) if spec.words is None]
-        # The rarest word the form needs besides its anchor and the neighbour it is filed under: the
-        # phrase pass reports where such words occur, and a doc without it cannot match.
+        # Rare words the form needs besides its anchor and the neighbour it is filed under (each: one
+        # of these), rarest first: a doc without one of them cannot match, whatever the tests say.
         filed = anchor_start - 1 if self.after_words is None else anchor_end
-        needed = [spec for i, spec in enumerate(specs) if spec.texts is not None and not spec.optional
-                  and not anchor_start <= i < anchor_end and i != filed]
-        rarest = min(needed, key=lambda spec: _mass(spec.texts), default=None)
-        if rarest is not None and _mass(rarest.texts) < RARE_MASS:
-            self.screen, self.screen_texts = rarest.words, rarest.texts
-        else:
-            self.screen, self.screen_texts = None, ()
+        needed = [spec for i, spec in enumerate(specs) if spec.words is not None and not spec.optional
+                  and not anchor_start <= i < anchor_end and i != filed and _mass(spec.texts) < RARE_MASS]
+        needed.sort(key=lambda spec: _mass(spec.texts))
+        self.needed = tuple(dict.fromkeys(spec.words for spec in needed))[:NEEDED_CHECKED]
 
     def takes_anchor(self, anchor: tuple[int, ...]) -> bool:
         """Can the anchor phrase (its lower-case word ids) be this form's anchor tokens?"""
         return len(anchor) == len(self.anchor) and all(
             spec.words is None or word in spec.words for spec, word in zip(self.anchor, anchor))
 
-    def matches(self, doc: Doc, n: int, start: int, end: int) -> list[tuple[int, int]] | None:
-        """Every match whose anchor is doc[start:end] (an anchor `takes_anchor` accepted)."""
-        if self.next_after is not None and (end >= n or not self.next_after(doc, end)):
+    def matches(self, words: _Words, n: int, start: int, end: int) -> list[tuple[int, int]] | None:
+        """Every match whose anchor is tokens start..end (an anchor `takes_anchor` accepted)."""
+        if self.next_after is not None and (end >= n or not self.next_after(words, end)):
             return None
-        if self.next_before is not None and (start == 0 or not self.next_before(doc, start - 1)):
+        if self.next_before is not None and (start == 0 or not self.next_before(words, start - 1)):
             return None
         for offset, test in self.anchor_tests:
-            if not test(doc, start + offset):
+            if not test(words, start + offset):
                 return None
         starts = [start]
         for test, optional, skip in self.before:
-            if skip:
-                starts = list({p - k for p in starts for k in range(skip + 1) if p - k >= 0})
+            if skip:  # (the order of positions is of no account: matches end up in a set)
+                if len(starts) == 1:
+                    starts = list(range(max(starts[0] - skip, 0), starts[0] + 1))
+                else:
+                    starts = list({p - k for p in starts for k in range(skip + 1) if p - k >= 0})
                 continue
-            step = [p - 1 for p in starts if p > 0 and test(doc, p - 1)]
+            step = [p - 1 for p in starts if p > 0 and test(words, p - 1)]
             starts = list(set(starts + step)) if optional else step
             if not starts:
                 return None
         ends = [end]
         for test, optional, skip in self.after:
             if skip:
-                ends = list({p + k for p in ends for k in range(skip + 1) if p + k <= n})
+                if len(ends) == 1:
+                    ends = list(range(ends[0], min(ends[0] + skip, n) + 1))
+                else:
+                    ends = list({p + k for p in ends for k in range(skip + 1) if p + k <= n})
                 continue
-            step = [p + 1 for p in ends if p < n and test(doc, p)]
+            step = [p + 1 for p in ends if p < n and test(words, p)]
             ends = list(set(ends + step)) if optional else step
             if not ends:
                 return None
@@ -386,7 +402,7 @@ def _steps(specs: list[_Spec]) -> list[tuple[Callable | None, bool, int]]:
             else:
                 steps.append((None, True, 1))
         else:
-            steps.append((spec.test or (lambda doc, i: True), spec.optional, 0))
+            steps.append((spec.test or (lambda words, i: True), spec.optional, 0))
     return steps
 
 
@@ -406,16 +422,16 @@ def _spec(token: dict, strings) -> _Spec:
     lower = token.get("LOWER")
     if isinstance(lower, str):
         wanted = get_string_id(lower)
-        return _Spec(lambda doc, i: doc[i].lower == wanted, optional, frozenset({wanted}), (lower,))
+        return _Spec(lambda words, i: words.lower[i] == wanted, optional, frozenset({wanted}), (lower,))
     if isinstance(lower, dict) and "IN" in lower:
         hashes = frozenset(get_string_id(w) for w in lower["IN"])
-        return _Spec(lambda doc, i: doc[i].lower in hashes, optional, hashes, tuple(lower["IN"]))
+        return _Spec(lambda words, i: words.lower[i] in hashes, optional, hashes, tuple(lower["IN"]))
     if isinstance(lower, dict) and "REGEX" in lower:
         regex = re.compile(lower["REGEX"])
         seen: dict[int, bool] = {}  # lower-case word id -> matches (words repeat across the news)
 
-        def test(doc: Doc, i: int) -> bool:
-            word = doc[i].lower
+        def test(words: _Words, i: int) -> bool:
+            word = words.lower[i]
             hit = seen.get(word)
             if hit is None:
                 if len(seen) > 100_000:
@@ -425,9 +441,9 @@ def _spec(token: dict, strings) -> _Spec:
 
         return _Spec(test, optional)
     if token.get("LIKE_NUM"):
-        return _Spec(lambda doc, i: doc[i].like_num, optional)
+        return _Spec(lambda words, i: words.doc[i].like_num, optional)
     if token.get("IS_TITLE"):
-        return _Spec(lambda doc, i: doc[i].is_title, optional)
+        return _Spec(lambda words, i: words.doc[i].is_title, optional)
     if set(token) <= {"OP"}:
         return _Spec(None, optional)
     raise ValueError(f"no test for token pattern {token!r}")

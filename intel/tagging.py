@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 
 import spacy
 from cleanco.clean import get_unique_terms
+from spacy.attrs import LOWER
 from spacy.language import Language
 from spacy.strings import get_string_id
 from spacy.tokens import Doc, Span
@@ -49,6 +50,8 @@ EXCHANGES = frozenset({"NASDAQ", "NYSE", "LSE", "TSX", "ASX", "XETRA", "FRA", "E
 # How likely each kind of match alone means the prospect (before confirmations).
 BASE_CONFIDENCE = {"legal_name": 0.96, "name": 0.9, "alias": 0.88, "acronym": 0.8, "domain": 0.95,
                    "ticker": 0.95, "person": 0.75}
+# Forms whose confidence is theirs alone: judging reads nothing around them.
+_SURE_KINDS = frozenset({"domain", "ticker", "acronym", "legal_name"})
 AMBIGUOUS_CONFIDENCE = 0.3   # "Apple" alone: as likely the fruit as the company
 LOWERCASE_CONFIDENCE = 0.3   # "nvidia" in lower case where the name is capitalized
 # What one piece of confirming evidence is worth (combined by noisy-OR).
@@ -126,6 +129,8 @@ class _Occurrence:
         self.confidence = 0.0
 
     def describe(self) -> str:
+        if not self.notes:
+            return f"{self.where}: {self.term.kind} {self.text!r}"
         notes = "".join(f"; {n}" for n in self.notes)
         return f"{self.where}: {self.term.kind} {self.text!r}{notes}"
 
@@ -270,44 +275,55 @@ class ProspectTagger:
 
     def _tag_doc(self, doc: Doc, fields: list[tuple[str, int, int]], item: TagInput,
                  with_signals: bool = True) -> TagResult:
-        found, exclude_hits, keyword_hits, signal_phrases = self._phrase_hits(doc, fields)
-        occurrences = self._occurrences(doc, fields, item.url, found, exclude_hits)
-        if not occurrences:
-            signals = self.signals.detect(doc, fields, [], signal_phrases) if with_signals else []
+        # Every token's lower-case id, read once: the phrase pass and the signal rules look words up
+        # by it far more often than a Token object per look would be worth.
+        lowers = doc.to_array(LOWER).tolist()
+        found, exclude_hits, keyword_hits, signal_phrases = self._phrase_hits(doc, fields, lowers)
+        by_prospect = self._occurrences(doc, fields, item.url, found, exclude_hits)
+        if not by_prospect:
+            signals = self.signals.detect(doc, fields, [], signal_phrases, lowers) if with_signals else []
             return TagResult(signals=tuple(signals), organizations=self._organizations(doc, ()))
-        context = _DocContext(doc, fields, self.uses_ner)
-        keywords = _keywords_found(doc, occurrences, exclude_hits, keyword_hits)
-        by_prospect = _by_prospect(occurrences)
+        context = _DocContext(doc, fields, self.uses_ner, lowers)
+        keywords = _keywords_found(doc, by_prospect, exclude_hits, keyword_hits)
         mentions, spans = [], []
         for prospect_id, found_here in by_prospect.items():
             for occurrence in found_here:
-                self._judge(occurrence, context)
-            prospect_keywords = keywords.get(prospect_id, [])
-            score, confidence, salience, confirmations = _score(found_here, prospect_keywords)
+                if occurrence.term.kind in _SURE_KINDS:  # nothing around these words changes them
+                    occurrence.confidence = BASE_CONFIDENCE[occurrence.term.kind]
+                else:
+                    self._judge(occurrence, context)
+            score, confidence, salience, confirmations = _score(found_here, keywords.get(prospect_id, ()))
             if score >= self.min_score:
                 evidence = _evidence(found_here, confirmations, confidence, salience)
                 mentions.append(Mention(prospect_id, score, tuple(evidence)))
-                spans.extend(MentionSpan(prospect_id, o.start, o.end, o.where) for o in found_here
-                             if o.where != "link")
+                for o in found_here:
+                    if o.where != "link":
+                        spans.append(MentionSpan(prospect_id, o.start, o.end, o.where))
         if len(mentions) > 1:
             mentions.sort(key=_mention_order)
-        signals = self.signals.detect(doc, fields, spans, signal_phrases) if with_signals else []
+        signals = self.signals.detect(doc, fields, spans, signal_phrases, lowers) if with_signals else []
         return TagResult(tuple(mentions), tuple(signals), self._organizations(doc, spans))
 
-    def _phrase_hits(self, doc: Doc, fields):
-        """Name and exact-form occurrences, excluded spans and keyword places, from one matcher pass."""
+    def _phrase_hits(self, doc: Doc, fields, lowers: list[int] | None = None):
+        """Name and exact-form occurrences, excluded spans and keyword places, from one matcher pass.
+
+        `lowers`: the doc's lower-case token ids, when the caller has read them (`_tag_doc`)."""
         names: list[_Occurrence] = []
-        exact: list[_Occurrence] = []
         exclude_hits: list[tuple[set[str], int, int]] = []
         keyword_hits: list[tuple[set[str], int, int]] = []
         signal_phrases: list[tuple[object, int, int]] = []
-        for start, end, meanings in self._phrases.find(doc):
-            text = None
+        text = doc.user_data.get("text")
+        for start, end, meanings in self._phrases.find(doc, lowers):
+            if len(meanings) == 1 and meanings[0][0] == "signal":  # most phrases found: a rule's word
+                signal_phrases.append((meanings[0][1], start, end))
+                continue
+            words = where = None
             for meaning in meanings:
                 kind, value = meaning[0], meaning[1]
                 if kind == "names":
-                    text = text or span_text(doc, start, end)
-                    names.append(_Occurrence(value, _where(doc, start, fields), start, end, text))
+                    if words is None:
+                        words, where = _words_and_field(doc, text, start, end, fields)
+                    names.append(_Occurrence(value, where, start, end, words))
                 elif kind == "signal":
                     signal_phrases.append((value, start, end))
                 elif kind == "exclude":
@@ -315,25 +331,37 @@ class ProspectTagger:
                 else:
                     keyword_hits.append((value, start, end))
         for start, end, meanings in self._exact.find(doc):
-            text = None
+            words = where = None
             for _, term in meanings:
                 if term.kind == "ticker" and not _ticker_prefixed(doc, start):
                     continue
-                text = text or span_text(doc, start, end)
-                exact.append(_Occurrence(term, _where(doc, start, fields), start, end, text))
-        return names + exact, exclude_hits, keyword_hits, signal_phrases
+                if words is None:
+                    words, where = _words_and_field(doc, text, start, end, fields)
+                names.append(_Occurrence(term, where, start, end, words))
+        return names, exclude_hits, keyword_hits, signal_phrases
 
     def _occurrences(self, doc: Doc, fields, url: str | None, found: list[_Occurrence],
-                     exclude_hits: list[tuple[set[str], int, int]]) -> list[_Occurrence]:
+                     exclude_hits: list[tuple[set[str], int, int]]) -> dict[str, list[_Occurrence]]:
+        """The occurrences that count, grouped by prospect in the order found."""
         if found and exclude_hits:
             excluded = _excluded(exclude_hits, {o.term.prospect_id for o in found})
             found = [o for o in found if not any(s <= o.start and o.end <= e
                                                  for s, e in excluded.get(o.term.prospect_id, ()))]
-        found = _longest_per_prospect(found)
+        by_prospect = _by_prospect(found)
+        if len(by_prospect) < len(found):  # a prospect found more than once: one match may hold another
+            by_prospect = _by_prospect(_longest_per_prospect(found, by_prospect))
+        more: list[_Occurrence] = []
         if self._by_domain and _HOST_LIKE.search(doc.user_data.get("text", "")):
-            found.extend(self._url_mentions(doc, fields))  # only then can a URL token hide a domain
-        found.extend(self._link_mentions(url))
-        return found
+            more.extend(self._url_mentions(doc, fields))  # only then can a URL token hide a domain
+        if url:
+            more.extend(self._link_mentions(url))
+        for occurrence in more:
+            pid = occurrence.term.prospect_id
+            if pid in by_prospect:
+                by_prospect[pid].append(occurrence)
+            else:
+                by_prospect[pid] = [occurrence]
+        return by_prospect
 
     def _url_mentions(self, doc: Doc, fields) -> Iterator[_Occurrence]:
         # URLs stay one token, so a domain inside "https://www.acme.com/news" needs its own look.
@@ -353,9 +381,8 @@ class ProspectTagger:
     def _domain_owner(self, text: str) -> tuple[str | None, str]:
         if not text:
             return None, ""
-        try:
-            host = (urlsplit(text if "//" in text else "//" + text).hostname or "").lower()
-        except ValueError:  # "[acme.com": not a URL after all (urlsplit reads a bracket as IPv6)
+        host = url_host(text)
+        if host is None:
             return None, ""
         while host.count("."):
             if host in self._by_domain:
@@ -368,7 +395,7 @@ class ProspectTagger:
         term, doc = occurrence.term, context.doc
         start, end, text = occurrence.start, occurrence.end, occurrence.text
         notes = occurrence.notes
-        if term.kind in ("domain", "ticker", "acronym", "legal_name") or start == end:
+        if term.kind in _SURE_KINDS or start == end:
             occurrence.confidence = BASE_CONFIDENCE[term.kind]
             return
         confidence = BASE_CONFIDENCE[term.kind]
@@ -442,14 +469,14 @@ class ProspectTagger:
 class _DocContext:
     """What judging needs to know about a doc, each worked out once and only when asked."""
 
-    def __init__(self, doc: Doc, fields, uses_ner: bool) -> None:
-        self.doc, self.fields = doc, fields
+    def __init__(self, doc: Doc, fields, uses_ner: bool, lowers: list[int] | None = None) -> None:
+        self.doc, self.fields, self.lowers = doc, fields, lowers
         self._title_cased: bool | None = None
         self._ents: list[tuple[int, int, str]] | None = None if uses_ner else []
 
     def title_cased(self) -> bool:
         if self._title_cased is None:
-            self._title_cased = _title_is_title_cased(self.doc, self.fields)
+            self._title_cased = _title_is_title_cased(self.doc, self.fields, self.lowers)
         return self._title_cased
 
     def entity_label(self, start: int, end: int) -> str | None:
@@ -470,15 +497,14 @@ def _excluded(exclude_hits: list[tuple[set[str], int, int]], candidates: set[str
     return spans
 
 
-def _keywords_found(doc: Doc, occurrences: list[_Occurrence], exclude_hits: list[tuple[set[str], int, int]],
+def _keywords_found(doc: Doc, by_prospect: dict[str, list[_Occurrence]],
+                    exclude_hits: list[tuple[set[str], int, int]],
                     keyword_hits: list[tuple[set[str], int, int]]) -> dict[str, list[str]]:
     """Each candidate prospect's keywords in the text, outside its own name and excluded phrases."""
     found: dict[str, list[str]] = defaultdict(list)
     if not keyword_hits:
         return found
-    taken: dict[str, list[tuple[int, int]]] = defaultdict(list)
-    for o in occurrences:
-        taken[o.term.prospect_id].append((o.start, o.end))
+    taken = {pid: [(o.start, o.end) for o in group] for pid, group in by_prospect.items()}
     for prospect_id, spans in _excluded(exclude_hits, set(taken)).items():
         taken[prospect_id].extend(spans)
     for owners, start, end in keyword_hits:
@@ -576,8 +602,10 @@ def _is_acronym(text: str) -> bool:
 
 def _score(found: list[_Occurrence], keywords: list[str]) -> tuple[float, float, float, list[str]]:
     """Combine a prospect's occurrences in one item: (score, confidence, salience, confirmations)."""
-    if len(found) > 1:
-        found.sort(key=_reading_order)
+    if len(found) == 1:  # most prospects found once: the general case below, less its loops
+        only = found[0]
+        return _score_with_keywords(only.confidence, SALIENCE[only.where], [], keywords)
+    found.sort(key=_reading_order)
     strongest = found[0]
     for o in found:
         if o.confidence > strongest.confidence:
@@ -598,17 +626,26 @@ def _score(found: list[_Occurrence], keywords: list[str]) -> tuple[float, float,
             elif other.confidence >= 0.5 and other.text != strongest.text:
                 confirmations.append(f"{other.term.kind} {other.text!r}")
                 confidence = _noisy_or(confidence, CONFIRMATION_WEIGHT["other form"])
-        for keyword in keywords[:3]:
-            confirmations.append(f"keyword {keyword!r}")
-            confidence = _noisy_or(confidence, CONFIRMATION_WEIGHT["keyword"])
-    elif keywords:
-        confirmations.extend(f"keyword {k!r}" for k in keywords[:3])
-        confidence = _noisy_or(confidence, 0.2)
     # Salience: where the best-supported occurrence sits, plus a little for repetition.
     credible = [o for o in found if o.confidence >= 0.5] or found
     salience = max(SALIENCE[o.where] for o in credible)
     fields = {o.where for o in credible}
     salience = min(1.0, salience + 0.03 * (len(fields) - 1))
+    return _score_with_keywords(confidence, salience, confirmations, keywords, strongest.confidence)
+
+
+def _score_with_keywords(confidence: float, salience: float, confirmations: list[str], keywords: list[str],
+                         strongest: float | None = None) -> tuple[float, float, float, list[str]]:
+    """`_score`'s result once the prospect's keywords are counted: a weak form (its strongest
+    occurrence below 0.8) takes each of three as confirmation, a strong one a little from any."""
+    if keywords:
+        if (confidence if strongest is None else strongest) < 0.8:
+            for keyword in keywords[:3]:
+                confirmations.append(f"keyword {keyword!r}")
+                confidence = _noisy_or(confidence, CONFIRMATION_WEIGHT["keyword"])
+        else:
+            confirmations.extend(f"keyword {k!r}" for k in keywords[:3])
+            confidence = _noisy_or(confidence, 0.2)
     return round(min(MAX_SCORE, confidence * salience), 3), confidence, salience, confirmations
 
 
@@ -633,6 +670,26 @@ def _noisy_or(p: float, q: float) -> float:
     return 1 - (1 - p) * (1 - q)
 
 
+# "scheme://host/...", "//host:port?..." of plain ASCII letters, digits, dots and dashes: the host is
+# what urlsplit would say without its work (control characters, brackets, "user@", non-ASCII and
+# anything else go through urlsplit).
+_PLAIN_URL = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.-]*:)?//([A-Za-z0-9.-]*)(?::[0-9]*)?(?:[/?#][^\x00-\x20\x7f]*)?")
+
+
+def url_host(text: str) -> str | None:
+    """`urlsplit(text).hostname` (lower case, "" when it has none) of a URL or a bare "host/path";
+    None when urlsplit refuses it ("[acme.com": a bracket reads as IPv6)."""
+    if "//" not in text:
+        text = "//" + text
+    plain = _PLAIN_URL.fullmatch(text)
+    if plain is not None:
+        return plain.group(1).lower()
+    try:
+        return (urlsplit(text).hostname or "").lower()
+    except ValueError:
+        return None
+
+
 def _by_prospect(found: list[_Occurrence]) -> dict[str, list[_Occurrence]]:
     """Occurrences grouped by prospect, in the order found."""
     grouped: dict[str, list[_Occurrence]] = {}
@@ -645,11 +702,14 @@ def _by_prospect(found: list[_Occurrence]) -> dict[str, list[_Occurrence]]:
     return grouped
 
 
-def _longest_per_prospect(found: list[_Occurrence]) -> list[_Occurrence]:
-    """Drop a match inside a longer match of the same prospect ("Apple" inside "Apple Inc.")."""
+def _longest_per_prospect(found: list[_Occurrence],
+                          by_prospect: dict[str, list[_Occurrence]] | None = None) -> list[_Occurrence]:
+    """Drop a match inside a longer match of the same prospect ("Apple" inside "Apple Inc.");
+    `by_prospect`: `found` grouped, when the caller has it."""
     if len(found) < 2:
         return found
-    by_prospect = _by_prospect(found)
+    if by_prospect is None:
+        by_prospect = _by_prospect(found)
     if len(by_prospect) == len(found):  # one occurrence per prospect: nothing inside anything
         return found
     result = []
@@ -725,21 +785,25 @@ def _sentence_initial(doc: Doc, start: int) -> bool:
     return before.is_space or before.text in SENTENCE_BREAKS or "\n" in before.whitespace_
 
 
-def _title_is_title_cased(doc: Doc, fields) -> bool:
+def _title_is_title_cased(doc: Doc, fields, lowers: list[int] | None = None) -> bool:
     """In a Title Cased Headline capital letters say nothing about names."""
     bounds = next(((start, end) for name, start, end in fields if name == "title"), None)
     if bounds is None:
         return False
     first, last = bounds
-    words = []
+    text = doc.user_data.get("text")
+    words = capitalized = 0
     for t in doc:  # the title's words (the tokens that overlap its characters; it comes first)
-        if t.idx >= last:
+        at = t.idx
+        if at >= last:
             break
-        if t.is_alpha and t.lower not in _TITLE_SMALL_IDS and t.idx + len(t) > first:
-            words.append(t)
-    if len(words) < 3:
+        if t.is_alpha and (t.lower if lowers is None else lowers[t.i]) not in _TITLE_SMALL_IDS \
+                and at + len(t) > first:
+            words += 1
+            capitalized += (t.text[0] if text is None else text[at]).isupper()
+    if words < 3:
         return True
-    return sum(t.text[0].isupper() for t in words) / len(words) >= 0.75
+    return capitalized / words >= 0.75
 
 
 # --- composing an item's text ----------------------------------------------------------------
@@ -767,11 +831,27 @@ def _first_sentence(text: str) -> tuple[str, str]:
     for match in _SENTENCE_END.finditer(text):
         # ". " followed by a capital ends a sentence; "Inc. said" and "U.S. firm" do not.
         i = match.start()
-        word = text[:i].rsplit(" ", 1)[-1].lower().strip(".")
+        word = text[text.rfind(" ", 0, i) + 1:i].lower().strip(".")  # the word before, as rsplit(" ") cuts it
         if word in LEGAL_SUFFIXES or len(word) <= 2:
             continue
         return text[:i + 1], text[i + 2:]
     return text, ""
+
+
+def _words_and_field(doc: Doc, text: str | None, start: int, end: int,
+                     bounds: list[tuple[str, int, int]]) -> tuple[str, str]:
+    """doc[start:end] as the item writes it, and the field it starts in (`span_text` and `_where` in one)."""
+    first = doc[start]
+    char = first.idx
+    if text is None:
+        words = doc[start:end].text
+    else:
+        last = first if end - start == 1 else doc[end - 1]
+        words = text[char:last.idx + len(last)]
+    for name, field_start, field_end in bounds:
+        if field_start <= char < field_end:
+            return words, name
+    return words, "body"
 
 
 def _where(doc: Doc, start: int, bounds: list[tuple[str, int, int]]) -> str:

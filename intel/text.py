@@ -12,6 +12,8 @@ _SPACES = re.compile(r"\s+")
 # Invisible control characters go; vertical tab and form feed are spaces. (lxml also refuses to
 # move a text holding one, as dropping a <script> before it does.)
 _CONTROLS = {**{c: None for c in [*range(0x00, 0x09), *range(0x0E, 0x20), 0x7F]}, 0x0B: " ", 0x0C: " "}
+# Whether there is one to translate: a search costs a fraction of translating text that has none.
+_ANY_CONTROL = re.compile("[%s]" % "".join(re.escape(chr(c)) for c in _CONTROLS))
 # Elements that end a line or a box: words on either side of one are separate words
 # ("…a plant</p><p>Acme…" is "a plant Acme", not "a plantAcme").
 _BLOCKS = ("p br div li ul ol dl dt dd h1 h2 h3 h4 h5 h6 blockquote pre table tr td th thead tbody tfoot "
@@ -31,7 +33,8 @@ def plain_text(markup: str | None) -> str:
     """Visible text of an HTML fragment, whitespace collapsed; plain text passes through."""
     if not markup:
         return ""
-    markup = markup.translate(_CONTROLS)
+    if _ANY_CONTROL.search(markup):
+        markup = markup.translate(_CONTROLS)
     if "<" not in markup:
         # str.split() splits on exactly the characters \s matches, at a fraction of a regex's cost.
         return " ".join(html.unescape(markup).split())
