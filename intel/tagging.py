@@ -355,12 +355,8 @@ class ProspectTagger:
             more.extend(self._url_mentions(doc, fields))  # only then can a URL token hide a domain
         if url:
             more.extend(self._link_mentions(url))
-        for occurrence in more:
-            pid = occurrence.term.prospect_id
-            if pid in by_prospect:
-                by_prospect[pid].append(occurrence)
-            else:
-                by_prospect[pid] = [occurrence]
+        for pid, extra in _by_prospect(more).items():
+            by_prospect.setdefault(pid, []).extend(extra)
         return by_prospect
 
     def _url_mentions(self, doc: Doc, fields) -> Iterator[_Occurrence]:

@@ -19,6 +19,8 @@ import traceback
 from multiprocessing.connection import Connection
 from typing import Sequence
 
+from preshed.maps import PreshMap
+
 from intel.settings import ProspectRecord, SignalsConfig
 from intel.stories import story_prints
 from intel.tagging import ProspectTagger, TaggingModelError, TagInput, TagResult, load_pipeline
@@ -274,8 +276,6 @@ def compact_string_table(strings) -> bool:
     owns the strings, not the table), so every lookup answers as before. Call it outside a memory
     zone: inside one the table holds the zone's strings too.
     """
-    from preshed.maps import PreshMap
-
     table = strings._map
     needed = _STRING_TABLE_MIN
     while needed * 3 <= (len(strings) + 1) * 5:  # preshed grows a table once it is 60% filled
