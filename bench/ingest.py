@@ -268,6 +268,10 @@ def main() -> None:
         return
     if (args.items or args.minutes) and not args.memory_only:
         parser.error("--items and --minutes go with --memory-only")
+    if args.tagging_processes is not None and args.tagging_processes < (0 if args.memory_only else 1):
+        parser.error("--tagging-processes: the third system tags in child processes, at least 1 (tagging in "
+                     "the worker itself is the second system)" if not args.memory_only else
+                     "--tagging-processes cannot be negative")
     began = time.perf_counter()
     size = QUICK if args.quick else FULL
     import logging
