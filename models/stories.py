@@ -9,6 +9,7 @@ time another source joins.
 
 from __future__ import annotations
 
+import struct
 from collections import Counter
 from dataclasses import dataclass
 from itertools import chain
@@ -28,6 +29,7 @@ _IN_CHUNK = 500
 _ANALYZE_AFTER = 20_000  # band rows written at once (600 new stories)
 # Items whose candidates' signatures are read in one statement (at most 5 each: one IN list).
 _PREFETCH = 100
+_PACKED = struct.Struct(">128I")  # a signature as stored: 128 big-endian uint32 (migration 0008)
 
 
 @dataclass(frozen=True)
@@ -118,23 +120,30 @@ class _Known:
 
 
 def _known_stories(session: Session, hashes: set[int], since: datetime) -> _Known:
-    # Two indexed steps, not one join: PostgreSQL planned the join (with statistics that lag a big
-    # run's own inserts) as a scan of every story per lookup. Both straight to the driver: wording
-    # many items share makes thousands of stories candidates (2,800 a 50-item run at 50,000
-    # stories), and SQLAlchemy's compiling of their IN lists cost more than both lookups.
     candidates: dict[int, set] = {}
-    for story_id, digest in _bands_with(session, list(hashes)):
-        candidates.setdefault(digest, set()).add(story_id)
-    ids = list({i for found in candidates.values() for i in found})
+    leads: dict[int, int | None] = {}
+    if session.connection().dialect.name == "sqlite":
+        for story_id, digest, lead, within in _bands_in_window(session, list(hashes), since):
+            candidates.setdefault(digest, set()).add(story_id)
+            if within:
+                leads[story_id] = lead
+    else:
+        # Two indexed steps, not one join: PostgreSQL planned the join (with statistics that lag a big
+        # run's own inserts) as a scan of every story per lookup. Both straight to the driver: wording
+        # many items share makes thousands of stories candidates (2,800 a 50-item run at 50,000
+        # stories), and SQLAlchemy's compiling of their IN lists cost more than both lookups.
+        for story_id, digest in _bands_with(session, list(hashes)):
+            candidates.setdefault(digest, set()).add(story_id)
+        ids = list({i for found in candidates.values() for i in found})
+        leads = dict(select_in(
+            session, f"SELECT id, lead_item_id FROM {Story.__tablename__} WHERE updated_at >= ? AND id IN ({{in}})",
+            (bound(session, Story.__table__.c.updated_at, since),), ids))
     # Signatures are read later, only for the candidates scored: a band shared by chance (wording
     # many items share) makes thousands of stories candidates, more as the database grows, and their
     # signatures were the worker's biggest passing allocation (bench/ingest.py --memory-only at
     # 250,000 stories: 7,000-15,000 candidates for one 50-item run, 9-18 MiB of signature text,
     # 30-68 MiB decoded). Only the five sharing the most bands with an item are ever compared.
-    known = _Known({}, {}, dict(select_in(
-        session, f"SELECT id, lead_item_id FROM {Story.__tablename__} WHERE updated_at >= ? AND id IN ({{in}})",
-        (bound(session, Story.__table__.c.updated_at, since),), ids)))
-    leads = known.leads
+    known = _Known({}, {}, leads)
     for digest, found in candidates.items():  # stories outside the window are no candidates
         within = {story_id for story_id in found if story_id in leads}
         if within:
@@ -185,9 +194,23 @@ def _stored_signatures(session: Session, story_ids: list[int]) -> dict[int, tupl
     """The MinHash signatures of these stored stories' leads (straight to the driver)."""
     if not story_ids:
         return {}
-    rows = select_in(session, f"SELECT id, signature FROM {Story.__tablename__} WHERE id IN ({{in}})", (),
-                     story_ids, result_types={1: Story.__table__.c.signature.type})
-    return {story_id: tuple(signature or ()) for story_id, signature in rows}
+    rows = select_in(session, f"SELECT id, signature FROM {Story.__tablename__} WHERE id IN ({{in}})", (), story_ids)
+    return {story_id: unpacked_signature(signature) for story_id, signature in rows}
+
+
+def packed_signature(signature) -> bytes:
+    """A MinHash signature as stored: its values as big-endian uint32 (6 us to read back; JSON took 36)."""
+    if len(signature) == _PACKED.size // 4:
+        return _PACKED.pack(*signature)
+    return struct.pack(f">{len(signature)}I", *signature)
+
+
+def unpacked_signature(packed: bytes | None) -> tuple[int, ...]:
+    if not packed:
+        return ()
+    if len(packed) == _PACKED.size:
+        return _PACKED.unpack(packed)
+    return struct.unpack(f">{len(packed) // 4}I", packed)
 
 
 def similarity(a, b) -> float:
@@ -198,21 +221,35 @@ def similarity(a, b) -> float:
 
 
 def _bands_with(session: Session, hashes: list[int]) -> list[tuple[int, int]]:
-    """(story id, hash) of stored bands with these hashes: thousands per run, so straight to the driver
-    (SQLAlchemy's compiling of 500-value IN lists cost more than SQLite's index lookups)."""
+    """PostgreSQL: (story id, hash) of stored bands with these hashes, thousands per run, so straight to
+    the driver (SQLAlchemy's compiling of the IN lists cost more than the index lookups)."""
     connection = session.connection()
-    table = StoryBand.__tablename__
     found: list[tuple[int, int]] = []
-    if connection.dialect.name == "postgresql":
-        for start in range(0, len(hashes), 5000):
-            found.extend(connection.exec_driver_sql(f"SELECT story_id, hash FROM {table} WHERE hash = ANY(%s)",
-                                                    (hashes[start:start + 5000],)).all())
-        return found
+    for start in range(0, len(hashes), 5000):
+        found.extend(connection.exec_driver_sql(f"SELECT story_id, hash FROM {StoryBand.__tablename__} "
+                                                "WHERE hash = ANY(%s)", (hashes[start:start + 5000],)).all())
+    return found
+
+
+def _bands_in_window(session: Session, hashes: list[int], since: datetime) -> list[tuple[int, int, int | None, int]]:
+    """SQLite: (story id, hash, the story's lead item id, whether it is in the window) of stored bands with
+    these hashes, in one join through the driver.
+
+    The window check was a second statement with the candidates' ids as IN lists (2,800 ids a 50-item
+    run at 50,000 stories): binding them, SQLite's building a temporary index of them, and the rows
+    back cost more than the join's lookups in ix_stories_window, which holds the three columns asked
+    for. CROSS JOIN keeps the bands first (the order, by hash, the band lookup alone returned them in).
+    """
+    connection = session.connection()
+    edge = bound(session, Story.__table__.c.updated_at, since)
+    found: list[tuple[int, int, int | None, int]] = []
     for start in range(0, len(hashes), _IN_CHUNK):
         chunk = hashes[start:start + _IN_CHUNK]
         marks = ", ".join("?" * len(chunk))
-        found.extend(connection.exec_driver_sql(f"SELECT story_id, hash FROM {table} WHERE hash IN ({marks})",
-                                                tuple(chunk)).all())
+        found.extend(connection.exec_driver_sql(
+            f"SELECT b.story_id, b.hash, s.lead_item_id, s.updated_at >= ? FROM {StoryBand.__tablename__} AS b "
+            f"CROSS JOIN {Story.__tablename__} AS s INDEXED BY ix_stories_window "
+            f"WHERE b.hash IN ({marks}) AND s.id = b.story_id", (edge, *chunk)).all())
     return found
 
 
@@ -220,7 +257,7 @@ def _insert_started(session: Session, started: list[_NewStory], now: datetime) -
     """New stories (multi-row INSERT ... RETURNING their ids) and their bands."""
     # Matched by lead item (one per new story), not by order: see models.bulk.insert_values.
     by_lead = {story.lead_item_id: story for story in started}
-    rows = [(s.lead_item_id, list(s.fingerprint.signature), s.item_count, 1, now, now) for s in started]
+    rows = [(s.lead_item_id, packed_signature(s.fingerprint.signature), s.item_count, 1, now, now) for s in started]
     for story_id, lead_item_id in insert_values(
             session, Story.__table__, ("lead_item_id", "signature", "item_count", "source_count", "first_seen_at",
                                        "updated_at"), rows, returning=("id", "lead_item_id")):

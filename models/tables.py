@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text,
-                        PrimaryKeyConstraint, TypeDecorator, UniqueConstraint)
+from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String,
+                        PrimaryKeyConstraint, Text, TypeDecorator, UniqueConstraint)
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -232,7 +232,8 @@ class Story(Base):
     # The item feeds show for the story: the first one seen.
     lead_item_id: Mapped[int | None] = mapped_column(ForeignKey("items.id", ondelete="SET NULL",
                                                                 use_alter=True, name="fk_stories_lead_item"))
-    signature: Mapped[list[Any]] = mapped_column(default=list)  # MinHash values of the lead item
+    # MinHash values of the lead item, 128 big-endian uint32 (models/stories.py packs them; 0008)
+    signature: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
     item_count: Mapped[int] = mapped_column(Integer, default=1)
     source_count: Mapped[int] = mapped_column(Integer, default=1)
     first_seen_at: Mapped[datetime]
@@ -241,6 +242,9 @@ class Story(Base):
 
     items: Mapped[list[Item]] = relationship(foreign_keys="Item.story_id", viewonly=True, lazy="selectin",
                                              order_by="Item.id")
+
+    # Which candidate stories are in the window, and their leads, answered from this index (0007).
+    __table_args__ = (Index("ix_stories_window", "id", "updated_at", "lead_item_id"),)
 
 
 class StoryBand(Base):
