@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 from alembic.config import Config as AlembicConfig
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, select, text
+from sqlalchemy import JSON, DateTime, Integer, insert, inspect, select, text
+from sqlalchemy import column as sa_column, table as sa_table
 
 import models.db
 from intel.stories import story_print
@@ -145,16 +146,22 @@ def test_story_bands_stored_as_text_before_0005_are_converted_and_still_found(da
                                        for key in ("wire-1", "dr-77", "brief-9"))
         session.add_all([lead, copy_item, brief_item])
         session.flush()
-        story = Story(lead_item_id=lead.id, signature=list(wire.signature), first_seen_at=now, updated_at=now)
-        session.add(story)
-        session.flush()
-        lead.story_id = story.id
-        ids = {"story": story.id, "copy": copy_item.id, "brief": brief_item.id}
+        # The story row as 0004 holds it (signature as JSON), written without the ORM: the mapped
+        # class has today's columns.
+        stories_0004 = sa_table("stories", sa_column("id", Integer), sa_column("lead_item_id", Integer),
+                                sa_column("signature", JSON), sa_column("item_count", Integer),
+                                sa_column("source_count", Integer), sa_column("first_seen_at", DateTime),
+                                sa_column("updated_at", DateTime))
+        story_id = session.execute(insert(stories_0004).values(
+            lead_item_id=lead.id, signature=list(wire.signature), item_count=1, source_count=1,
+            first_seen_at=now, updated_at=now).returning(stories_0004.c.id)).scalar_one()
+        lead.story_id = story_id
+        ids = {"story": story_id, "copy": copy_item.id, "brief": brief_item.id}
         # What the code before 0005 stored: 16 hex digits per signature band, the link's whole BLAKE2b-128 digest.
-        old_rows = [{"band": band, "hash": format(key % 2 ** 64, "016x"), "story": story.id}
+        old_rows = [{"band": band, "hash": format(key % 2 ** 64, "016x"), "story": story_id}
                     for band, key in wire.bands if band >= 0]
         link = hashlib.blake2b(b"https://wire.example.com/siemens-egypt", digest_size=16).hexdigest()
-        old_rows.append({"band": -1, "hash": link, "story": story.id})
+        old_rows.append({"band": -1, "hash": link, "story": story_id})
         session.execute(text("INSERT INTO story_bands (band, hash, story_id) VALUES (:band, :hash, :story)"),
                         old_rows)
 
