@@ -336,16 +336,25 @@ class _Variant:
         self.after = _steps(specs[anchor_end:])
         # The token right before / after the anchor when the pattern requires one there: most
         # tries end at that one test, before any sets are made.
-        self.next_before = self.before[0][0] if self.before and not self.before[0][1] else None
-        self.next_after = self.after[0][0] if self.after and not self.after[0][1] else None
-        before = specs[anchor_start - 1] if anchor_start else None
-        after = specs[anchor_end] if anchor_end < len(specs) else None
-        self.before_words = before.words if before is not None and not before.optional else None
-        self.after_words = after.words if after is not None and not after.optional else None
+        self.next_before = self.before[0][:2] if self.before and not self.before[0][2] else None
+        self.next_after = self.after[0][:2] if self.after and not self.after[0][2] else None
+        # The words a match must have right before / after the anchor (None: no such set), that the
+        # form is filed under: a required word, or an optional word or the required word after it
+        # ("chief to? step|steps ...": "to" or "step" follows the anchor).
+        self.before_words = _next_words(specs[:anchor_start][::-1])
+        self.after_words = _next_words(specs[anchor_end:])
+        # Past "~" tokens, the words one of which a match must have within reach of the anchor
+        # ("new ~? ~? ~? office|plant ...": one of those among the three tokens after "new").
+        self.after_window = _window(specs[anchor_end:])
+        self.before_window = _window(specs[:anchor_start][::-1])
         self.anchor_tests = [(offset, spec.test) for offset, spec in enumerate(self.anchor) if spec.words is None]
         # Rare words the form needs besides its anchor and the neighbour it is filed under (each: one
         # of these), rarest first: a doc without one of them cannot match, whatever the tests say.
-        filed = anchor_start - 1 if self.after_words is None else anchor_end
+        if self.after_words is not None:
+            filed = anchor_end if not specs[anchor_end].optional else None
+        else:
+            filed = anchor_start - 1 if self.before_words is not None and not specs[anchor_start - 1].optional \
+                else None
         needed = [spec for i, spec in enumerate(specs) if spec.words is not None and not spec.optional
                   and not anchor_start <= i < anchor_end and i != filed and _mass(spec.texts) < RARE_MASS]
         needed.sort(key=lambda spec: _mass(spec.texts))
@@ -358,51 +367,99 @@ class _Variant:
 
     def matches(self, words: _Words, n: int, start: int, end: int) -> list[tuple[int, int]] | None:
         """Every match whose anchor is tokens start..end (an anchor `takes_anchor` accepted)."""
-        if self.next_after is not None and (end >= n or not self.next_after(words, end)):
-            return None
-        if self.next_before is not None and (start == 0 or not self.next_before(words, start - 1)):
-            return None
+        lower = words.lower
+        if self.after_window is not None:
+            skip, wanted = self.after_window
+            if wanted.isdisjoint(lower[end:end + skip + 1]):
+                return None
+        if self.before_window is not None:
+            skip, wanted = self.before_window
+            if wanted.isdisjoint(lower[max(start - skip - 1, 0):start]):
+                return None
+        if self.next_after is not None:
+            if end >= n:
+                return None
+            wanted, test = self.next_after
+            if not (lower[end] in wanted if wanted is not None else test(words, end)):
+                return None
+        if self.next_before is not None:
+            if start == 0:
+                return None
+            wanted, test = self.next_before
+            if not (lower[start - 1] in wanted if wanted is not None else test(words, start - 1)):
+                return None
         for offset, test in self.anchor_tests:
             if not test(words, start + offset):
                 return None
         starts = [start]
-        for test, optional, skip in self.before:
+        for wanted, test, optional, skip in self.before:
             if skip:  # (the order of positions is of no account: matches end up in a set)
                 if len(starts) == 1:
                     starts = list(range(max(starts[0] - skip, 0), starts[0] + 1))
                 else:
                     starts = list({p - k for p in starts for k in range(skip + 1) if p - k >= 0})
                 continue
-            step = [p - 1 for p in starts if p > 0 and test(words, p - 1)]
+            if wanted is not None:  # a set of words: looked up here, not through a test's call
+                step = [p - 1 for p in starts if p > 0 and lower[p - 1] in wanted]
+            else:
+                step = [p - 1 for p in starts if p > 0 and test(words, p - 1)]
             starts = list(set(starts + step)) if optional else step
             if not starts:
                 return None
         ends = [end]
-        for test, optional, skip in self.after:
+        for wanted, test, optional, skip in self.after:
             if skip:
                 if len(ends) == 1:
                     ends = list(range(ends[0], min(ends[0] + skip, n) + 1))
                 else:
                     ends = list({p + k for p in ends for k in range(skip + 1) if p + k <= n})
                 continue
-            step = [p + 1 for p in ends if p < n and test(words, p)]
+            if wanted is not None:
+                step = [p + 1 for p in ends if p < n and lower[p] in wanted]
+            else:
+                step = [p + 1 for p in ends if p < n and test(words, p)]
             ends = list(set(ends + step)) if optional else step
             if not ends:
                 return None
         return [(s, e) for s in starts for e in ends]
 
 
-def _steps(specs: list[_Spec]) -> list[tuple[Callable | None, bool, int]]:
-    """(test, optional, tokens it may skip): runs of optional any-tokens as one skip."""
-    steps: list[tuple[Callable | None, bool, int]] = []
+def _next_words(specs: list[_Spec]) -> frozenset[int] | None:
+    """The words one of which must be the first of `specs` in any match: the words of the first
+    required word, and of the optional words before it; None when any token may come first (a
+    "~", a test such as #NUM) or none need come (all optional)."""
+    words: set[int] = set()
+    for spec in specs:
+        if spec.words is None:
+            return None
+        words |= spec.words
+        if not spec.optional:
+            return frozenset(words)
+    return None
+
+
+def _window(specs: list[_Spec]) -> tuple[int, frozenset[int]] | None:
+    """(k, words): a match has one of the words among the first k + 1 of `specs`' tokens, where k
+    optional any-tokens lead; None when nothing of the kind is known."""
+    skip = 0
+    while skip < len(specs) and specs[skip].test is None and specs[skip].optional:
+        skip += 1
+    words = _next_words(specs[skip:])
+    return None if words is None else (skip, words)
+
+
+def _steps(specs: list[_Spec]) -> list[tuple[frozenset[int] | None, Callable | None, bool, int]]:
+    """(words, test, optional, tokens it may skip): runs of optional any-tokens as one skip; `words`
+    are the lower-case ids a word test accepts (its `test` then says the same)."""
+    steps: list[tuple[frozenset[int] | None, Callable | None, bool, int]] = []
     for spec in specs:
         if spec.test is None and spec.optional:
-            if steps and steps[-1][2]:
-                steps[-1] = (None, True, steps[-1][2] + 1)
+            if steps and steps[-1][3]:
+                steps[-1] = (None, None, True, steps[-1][3] + 1)
             else:
-                steps.append((None, True, 1))
+                steps.append((None, None, True, 1))
         else:
-            steps.append((spec.test or (lambda words, i: True), spec.optional, 0))
+            steps.append((spec.words, spec.test or (lambda words, i: True), spec.optional, 0))
     return steps
 
 

@@ -61,6 +61,7 @@ CONFIRMATION_WEIGHT = {"ticker": 0.85, "domain": 0.85, "legal suffix": 0.8, "per
 # An entity label that says the words name something other than a company.
 CONTRADICTING_ENTS = frozenset({"PERSON", "GPE", "LOC", "NORP", "FAC", "EVENT", "WORK_OF_ART", "LANGUAGE",
                                 "DATE", "TIME", "MONEY", "QUANTITY", "ORDINAL", "CARDINAL", "PERCENT"})
+HOST_OWNERS_KEPT = 20_000  # hosts whose owner (or none) is remembered between items
 TAG_BATCH = 256  # items tokenized (and run through a statistical model) together
 SALIENCE = {"title": 1.0, "lead": 0.95, "link": 0.85, "summary": 0.85, "body": 0.75}
 FIELD_ORDER = ("title", "lead", "link", "summary", "body")
@@ -184,6 +185,8 @@ class ProspectTagger:
         self._exact = PhraseIndex(self.nlp, attr="ORTH")
         self._splitter = PhraseSplitter(self.nlp)
         self._by_domain: dict[str, str] = {}
+        # host -> (owner, the domain of it that is theirs): a feed's items share their links' host.
+        self._host_owners: dict[str, tuple[str | None, str]] = {}
         # Who owns each exclude phrase and keyword: one index entry per phrase however many prospects
         # share it ("software" may be the keyword of thousands), read only for the prospects found.
         self._owners: dict[str, dict[tuple[int, ...], set[str]]] = {"exclude": {}, "keyword": {}}
@@ -231,6 +234,7 @@ class ProspectTagger:
             self._entries[record.id] = added
         self._phrases.commit()
         self._exact.commit()
+        self._host_owners.clear()
         return len(stale) + len([p for p in fresh if p.id not in stale])
 
     def _remove(self, prospect_id: str) -> None:
@@ -380,6 +384,14 @@ class ProspectTagger:
         host = url_host(text)
         if host is None:
             return None, ""
+        owner = self._host_owners.get(host)
+        if owner is None:
+            if len(self._host_owners) >= HOST_OWNERS_KEPT:
+                self._host_owners.clear()
+            owner = self._host_owners[host] = self._host_owner(host)
+        return owner
+
+    def _host_owner(self, host: str) -> tuple[str | None, str]:
         while host.count("."):
             if host in self._by_domain:
                 return self._by_domain[host], host
