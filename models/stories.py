@@ -223,11 +223,11 @@ def similarity(a, b) -> float:
 def _bands_with(session: Session, hashes: list[int]) -> list[tuple[int, int]]:
     """PostgreSQL: (story id, hash) of stored bands with these hashes, thousands per run, so straight to
     the driver (SQLAlchemy's compiling of the IN lists cost more than the index lookups)."""
-    connection = session.connection()
+    driver = session.connection().connection.driver_connection  # plain tuples, no Row per row
     found: list[tuple[int, int]] = []
     for start in range(0, len(hashes), 5000):
-        found.extend(connection.exec_driver_sql(f"SELECT story_id, hash FROM {StoryBand.__tablename__} "
-                                                "WHERE hash = ANY(%s)", (hashes[start:start + 5000],)).all())
+        found.extend(driver.execute(f"SELECT story_id, hash FROM {StoryBand.__tablename__} WHERE hash = ANY(%s)",
+                                    (hashes[start:start + 5000],)).fetchall())
     return found
 
 
