@@ -268,8 +268,6 @@ class _Words:
 def _try(tries: list[tuple[str, _Variant]], words: _Words, n: int, start: int, end: int,
          found: dict[str, set[tuple[int, int]]]) -> None:
     for key, variant in tries:
-        if variant.needed and words.lack_any(variant.needed):
-            continue  # a word the form needs is nowhere in the doc
         spans = variant.matches(words, n, start, end)
         if spans:
             if key in found:
@@ -391,6 +389,10 @@ class _Variant:
         for offset, test in self.anchor_tests:
             if not test(words, start + offset):
                 return None
+        # After the tests around the anchor (they cost less than a set of the doc's words, made once
+        # a form first asks for it).
+        if self.needed and words.lack_any(self.needed):
+            return None  # a word the form needs is nowhere in the doc
         starts = [start]
         for wanted, test, optional, skip in self.before:
             if skip:  # (the order of positions is of no account: matches end up in a set)
