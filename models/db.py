@@ -16,9 +16,11 @@ from models.locks import schema_lock
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Per connection (SQLite's default is 2 MiB): story clustering's band lookups and inserts touch pages all
-# over story_bands; at 50,000 stories 16 MiB cut assign_stories by ~15% (64 MiB did no better, and each
-# pooled connection can fill its own cache).
-SQLITE_CACHE_KIB = 16_384
+# over story_bands. At 50,000 stories, clustering plus commit per item: 2 MiB ~1,360 us, 8 MiB ~1,230,
+# 16 MiB ~1,170 (64 did no better). Each pooled connection fills its own cache: a worker's RSS levelled
+# off 26 MiB above the default's at 8 MiB and 64 MiB above at 16 (bench/ingest.py --memory-only, 150,000
+# items), so 8 keeps most of the gain and the 1,000,000-item memory goal its margin.
+SQLITE_CACHE_KIB = 8_192
 # WAL pages before a checkpoint copies them back (default 1,000): a run's commit writes ~1,500 pages of
 # random band inserts, so the default checkpointed after every run; a bigger WAL copies a page rewritten
 # by several runs once (commit CPU at 50,000 stories: 450 -> 340 us/item). At most ~32 MiB of WAL file.
