@@ -17,9 +17,9 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Per connection (SQLite's default is 2 MiB): story clustering's band lookups and inserts touch pages all
 # over story_bands. At 50,000 stories, clustering plus commit per item: 2 MiB ~1,360 us, 8 MiB ~1,230,
-# 16 MiB ~1,170 (64 did no better). Each pooled connection fills its own cache: a worker's RSS levelled
-# off 26 MiB above the default's at 8 MiB and 64 MiB above at 16 (bench/ingest.py --memory-only, 150,000
-# items), so 8 keeps most of the gain and the 1,000,000-item memory goal its margin.
+# 16 MiB ~1,170 (64 did no better). Each pooled connection fills its own cache: a worker's peak RSS after
+# 150,000 items was 334 MiB at 2 MiB, 360 at 8 and 396 at 16 (bench/ingest.py --memory-only), so 8 keeps
+# most of the gain and the 1,000,000-item memory goal its margin.
 SQLITE_CACHE_KIB = 8_192
 # WAL pages before a checkpoint copies them back (default 1,000): a run's commit writes ~1,500 pages of
 # random band inserts, so the default checkpointed after every run; a bigger WAL copies a page rewritten
