@@ -35,40 +35,42 @@ def _unpacked(blob: bytes | None) -> str:
 
 
 def upgrade() -> None:
-    connection = op.get_bind()
-    # A new column filled from the old, then renamed: SQLite cannot change a column's type in place, and
-    # PostgreSQL's ALTER ... TYPE ... USING allows no subquery over the array's elements.
-    op.add_column("stories", sa.Column("signature_packed", sa.LargeBinary(), nullable=False,
-                                       server_default=sa.text("''::bytea" if connection.dialect.name == "postgresql"
-                                                              else "x''")))
-    if connection.dialect.name == "postgresql":
-        op.execute("UPDATE stories SET signature_packed = coalesce((SELECT string_agg(substr(int8send(value::bigint), 5, 4),"
-                   " ''::bytea ORDER BY position) FROM json_array_elements_text(signature)"
-                   " WITH ORDINALITY AS element(value, position)), ''::bytea)")
-        op.alter_column("stories", "signature_packed", server_default=None)
-    else:
-        connection.connection.driver_connection.create_function("intel_signature_packed", 1, _packed,
-                                                                deterministic=True)
-        op.execute("UPDATE stories SET signature_packed = intel_signature_packed(signature)")
-    # Plain ALTER TABLE (SQLite 3.35+ drops and renames columns in place): a batch rebuild would drop
-    # the old table, and with foreign keys on that deletes every story's bands.
-    op.execute("ALTER TABLE stories DROP COLUMN signature")
-    op.execute("ALTER TABLE stories RENAME COLUMN signature_packed TO signature")
+    _replace_signature(
+        "signature_packed", sa.LargeBinary(), postgresql_empty="''::bytea", sqlite_empty="x''",
+        postgresql_fill="coalesce((SELECT string_agg(substr(int8send(value::bigint), 5, 4), ''::bytea ORDER BY"
+                        " position) FROM json_array_elements_text(signature) WITH ORDINALITY AS element(value,"
+                        " position)), ''::bytea)",
+        sqlite_fill=_packed)
 
 
 def downgrade() -> None:
+    _replace_signature(
+        "signature_json", sa.JSON(), postgresql_empty="'[]'::json", sqlite_empty="'[]'",
+        postgresql_fill="coalesce((SELECT json_agg(('x' || encode(substr(signature, 4 * i + 1, 4), 'hex'))::bit(32)"
+                        "::bigint ORDER BY i) FROM generate_series(0, length(signature) / 4 - 1) AS i), '[]'::json)",
+        sqlite_fill=_unpacked)
+
+
+def _replace_signature(column: str, column_type, *, postgresql_empty: str, sqlite_empty: str,
+                       postgresql_fill: str, sqlite_fill) -> None:
+    """stories.signature replaced by `column` of `column_type`, filled from it: in SQL on PostgreSQL,
+    through `sqlite_fill` (registered as a function) on SQLite.
+
+    A new column filled from the old, then renamed: SQLite cannot change a column's type in place, and
+    PostgreSQL's ALTER ... TYPE ... USING allows no subquery over the array's elements.
+    """
     connection = op.get_bind()
     postgresql = connection.dialect.name == "postgresql"
-    op.add_column("stories", sa.Column("signature_json", sa.JSON(), nullable=False,
-                                       server_default=sa.text("'[]'::json" if postgresql else "'[]'")))
+    op.add_column("stories", sa.Column(column, column_type, nullable=False,
+                                       server_default=sa.text(postgresql_empty if postgresql else sqlite_empty)))
     if postgresql:
-        op.execute("UPDATE stories SET signature_json = coalesce((SELECT json_agg(('x' || encode(substr(signature,"
-                   " 4 * i + 1, 4), 'hex'))::bit(32)::bigint ORDER BY i)"
-                   " FROM generate_series(0, length(signature) / 4 - 1) AS i), '[]'::json)")
-        op.alter_column("stories", "signature_json", server_default=None)
+        op.execute(f"UPDATE stories SET {column} = {postgresql_fill}")
+        op.alter_column("stories", column, server_default=None)
     else:
-        connection.connection.driver_connection.create_function("intel_signature_json", 1, _unpacked,
+        connection.connection.driver_connection.create_function(f"intel_{column}", 1, sqlite_fill,
                                                                 deterministic=True)
-        op.execute("UPDATE stories SET signature_json = intel_signature_json(signature)")
+        op.execute(f"UPDATE stories SET {column} = intel_{column}(signature)")
+    # Plain ALTER TABLE (SQLite 3.35+ drops and renames columns in place): a batch rebuild would drop
+    # the old table, and with foreign keys on that deletes every story's bands.
     op.execute("ALTER TABLE stories DROP COLUMN signature")
-    op.execute("ALTER TABLE stories RENAME COLUMN signature_json TO signature")
+    op.execute(f"ALTER TABLE stories RENAME COLUMN {column} TO signature")
