@@ -144,14 +144,15 @@ def render_rss(doc: FeedDoc) -> bytes:
 
 
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 
 
 def _x(text: str) -> str:
     """Text content: escaped, and without the characters XML 1.0 cannot carry (a title from the wild may have them)."""
     if _NOT_XML.search(text):
         text = _NOT_XML.sub("", text)
-    return text.translate(_ESCAPES) if ("&" in text or "<" in text or ">" in text) else text
+    # Three replaces, "&" first: the same text as one str.translate, which looks each character up
+    # in its table one by one (measured: ~70 us of an entry's ~75 for a 300-character summary).
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _attr(text: str) -> str:
