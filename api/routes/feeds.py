@@ -94,7 +94,7 @@ class FeedQuery:
     cursor: Cursor | None
 
 
-def feed_query(
+async def feed_query(  # async: parsing only, no hand-over to a thread (api/deps.py)
     signal: Annotated[list[str] | None, Query(description="only items with these signal types")] = None,
     min_score: Annotated[float | None, Query(ge=0, le=1, description="only mentions this sure")] = None,
     stage: Annotated[list[StageFilterValue] | None, Query(description=STAGE_FILTER_DOC)] = None,
