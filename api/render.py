@@ -151,7 +151,7 @@ def _x(text: str) -> str:
     if _NOT_XML.search(text):
         text = _NOT_XML.sub("", text)
     # Three replaces, "&" first: the same text as one str.translate, which looks each character up
-    # in its table one by one (measured: ~70 us of an entry's ~75 for a 300-character summary).
+    # in its table one by one (a 50-entry page's Atom entries, ~450-character summaries: 3.7 -> 1.4 ms CPU).
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 

@@ -83,9 +83,9 @@ def freeze_start_up_heap() -> None:
     collector's full pass walks them all: 160-230 ms of CPU in the middle of a request
     (twice in 750 first-time renders of the 1,000,000-item bench databases), a pause that
     lands on every request in flight in that process and made the slow end of the
-    full-render latency. Start-up objects live as long
-    as the process, so collecting the garbage first and freezing the rest loses nothing;
-    the full passes that still come walk only what was made since.
+    full-render latency. Start-up objects live as long as the process, so collecting the
+    garbage first and freezing the rest loses nothing; the full passes that still come walk
+    only what was made since.
     """
     gc.collect()
     gc.freeze()
