@@ -10,7 +10,8 @@ For each database, in one run, against the real app (`intel serve` with
     feed's ETag answers, in the worker process that rendered it).
 Goal: p99 of a full feed under 100 ms on both databases. The clients run in this
 process on the same machine: on 2 CPUs they take a good share of it, which the
-trivial endpoint shows.
+trivial endpoint shows. Each path also reports the server's CPU per request (its
+own processes), the figure to compare runs made under different machine load by.
 
     .venv/bin/python bench/serve.py [--quick] [--only sqlite|postgres] [--workers N] [--reuse DIR]
 
@@ -184,9 +185,31 @@ def _client(base: str, paths: list[tuple[str, dict]], expect: int) -> tuple[list
     return latencies, problems
 
 
-def measure(base: str, prospect_ids: list[str], requests: int) -> dict[str, list[float]]:
-    """Latencies per path. Each path asks for prospects no earlier path asked for, so a full render
-    is never answered from a rendering kept by an earlier request, except on the `repeat` path."""
+def server_cpu_seconds(pid: int) -> float:
+    """User + system CPU time the server's processes (supervisor and workers) have used so far."""
+    import psutil
+
+    total = 0.0
+    server = psutil.Process(pid)
+    for process in [server, *server.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+        except psutil.Error:  # a process that ended meanwhile
+            continue
+        total += times.user + times.system
+    return total
+
+
+def measure(base: str, prospect_ids: list[str], requests: int,
+            server_pid: int) -> tuple[dict[str, list[float]], dict[str, float]]:
+    """Latencies per path, and the server's CPU per request on each (ms). Each path asks for prospects
+    no earlier path asked for, so a full render is never answered from a rendering kept by an earlier
+    request, except on the `repeat` path.
+
+    The CPU figure counts the app's own processes only (not PostgreSQL's, nor the clients'); unlike
+    the latencies it barely moves with what else the machine is running, so runs made under
+    different load can be compared by it.
+    """
     import httpx
 
     rnd = random.Random(7)
@@ -197,13 +220,19 @@ def measure(base: str, prospect_ids: list[str], requests: int) -> dict[str, list
     with httpx.Client(base_url=base, timeout=30) as http:
         for prospect_id in conditional:
             etags[prospect_id] = http.get(f"/feeds/prospects/{prospect_id}.atom").headers["etag"]
-    return {
-        "trivial": hammer(base, [("/healthz", {})] * requests, 200),
-        "not_modified": hammer(base, [(f"/feeds/prospects/{p}.atom", {"If-None-Match": etags[p]})
-                                      for p in conditional], 304),
-        "full": hammer(base, [(f"/feeds/prospects/{p}.atom", {}) for p in full], 200),
-        "repeat": hammer(base, [(f"/feeds/prospects/{p}.atom", {}) for p in full], 200),
+    paths = {
+        "trivial": [("/healthz", {})] * requests,
+        "not_modified": [(f"/feeds/prospects/{p}.atom", {"If-None-Match": etags[p]}) for p in conditional],
+        "full": [(f"/feeds/prospects/{p}.atom", {}) for p in full],
+        "repeat": [(f"/feeds/prospects/{p}.atom", {}) for p in full],
     }
+    latencies: dict[str, list[float]] = {}
+    cpu_ms: dict[str, float] = {}
+    for path, asked in paths.items():
+        before = server_cpu_seconds(server_pid)
+        latencies[path] = hammer(base, asked, 304 if path == "not_modified" else 200)
+        cpu_ms[path] = (server_cpu_seconds(server_pid) - before) * 1000 / len(asked)
+    return latencies, cpu_ms
 
 
 def postgres_schema(name: str | None = None) -> tuple[str, callable]:
@@ -284,7 +313,7 @@ def main() -> None:
                           f"{loaded['signals']} signals in {loaded['load_s']:.0f} s")
                 server, base = start_server(folder, url, args.workers, args.server_root)
                 try:
-                    latencies = measure(base, [p["id"] for p in prospects], size["requests"])
+                    latencies, cpu_ms = measure(base, [p["id"] for p in prospects], size["requests"], server.pid)
                 finally:
                     server.terminate()
                     server.wait(30)
@@ -295,9 +324,11 @@ def main() -> None:
             for path, label in (("trivial", "trivial /healthz"), ("not_modified", "304 (ETag matches)"),
                                 ("full", "full Atom render"), ("repeat", "same feed again")):
                 p50, p99 = median(latencies[path]), percentile(latencies[path], 99)
-                print(f"    {label:<20} p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  p50 = {p50 / floor:4.1f}x trivial")
+                print(f"    {label:<20} p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  p50 = {p50 / floor:4.1f}x trivial  "
+                      f"server CPU {cpu_ms[path]:5.1f} ms/request")
                 figures[f"{backend}_{path}_p50_ms"] = p50
                 figures[f"{backend}_{path}_p99_ms"] = p99
+                figures[f"{backend}_{path}_cpu_ms"] = round(cpu_ms[path], 2)
             full99 = figures[f"{backend}_full_p99_ms"]
             print(f"    full render p50 = {figures[f'{backend}_full_p50_ms'] / figures[f'{backend}_not_modified_p50_ms']:.1f}x "
                   f"the 304 path; p99 {full99:.0f} ms {'meets' if full99 < 100 else 'MISSES'} the 100 ms goal")
