@@ -11,7 +11,9 @@ For each database, in one run, against the real app (`intel serve` with
 Goal: p99 of a full feed under 100 ms on both databases. The clients run in this
 process on the same machine: on 2 CPUs they take a good share of it, which the
 trivial endpoint shows. Each path also reports the server's CPU per request (its
-own processes), the figure to compare runs made under different machine load by.
+own processes): it moves less with what else the machine runs than latency does,
+but it does move (/healthz: 1.5 ms at load ~3, 3.2 ms at load ~8), so compare two
+versions by it at similar load, or alternate them (--server-root) in one session.
 
     .venv/bin/python bench/serve.py [--quick] [--only sqlite|postgres] [--workers N] [--reuse DIR]
 
@@ -206,9 +208,7 @@ def measure(base: str, prospect_ids: list[str], requests: int,
     no earlier path asked for, so a full render is never answered from a rendering kept by an earlier
     request, except on the `repeat` path.
 
-    The CPU figure counts the app's own processes only (not PostgreSQL's, nor the clients'); unlike
-    the latencies it barely moves with what else the machine is running, so runs made under
-    different load can be compared by it.
+    The CPU figure counts the app's own processes only (not PostgreSQL's, nor the clients').
     """
     import httpx
 
