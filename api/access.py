@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Annotated, Iterable
 
 from fastapi import Depends, HTTPException
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
 
 from api.deps import SessionDep, SettingsDep
@@ -61,7 +62,9 @@ def not_found() -> HTTPException:
     return HTTPException(404, NOT_FOUND)
 
 
-def get_viewer(
+# Both dependencies are `async def`: a plain `def` one is a hand-over to FastAPI's thread pool and
+# back on every request (api/deps.py says why that costs); only the token lookup does I/O.
+async def get_viewer(
     session: SessionDep, settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     token: Annotated[str | None, Depends(_query_token)],
@@ -71,14 +74,14 @@ def get_viewer(
         if settings.auth_required:
             raise not_found()
         return ANONYMOUS
-    scope = tokens.scope_of(session, secret)
+    scope = await run_in_threadpool(tokens.scope_of, session, secret)
     if scope is None:
         raise not_found()
     return Viewer(user=scope.user, all_prospects=scope.all_prospects, internal=scope.internal,
                   admin=scope.admin, token=secret, token_in_query=bool(token))
 
 
-def get_admin(viewer: Annotated[Viewer, Depends(get_viewer)]) -> Viewer:
+async def get_admin(viewer: Annotated[Viewer, Depends(get_viewer)]) -> Viewer:
     if not viewer.admin:
         raise not_found()
     return viewer

@@ -280,6 +280,9 @@ def run(config: ConfigOption = None, log_format: LogFormatOption = LogFormat.tex
     if loaded.auth.required:
         console.print(f"  Feeds need a token: `intel tokens create --user EMAIL`, then subscribe to "
                       f"{base}/feeds/users/EMAIL.opml?token=TOKEN\n", highlight=False, soft_wrap=True)
+    from intel.serving import freeze_start_up_heap
+
+    freeze_start_up_heap()  # as `intel serve` does: no full GC pass over start-up objects mid-request
     try:
         uvicorn.run(api, host=loaded.server.host, port=loaded.server.port, log_level="info",
                     log_config=None)  # our handlers: same format, tokens redacted
