@@ -29,17 +29,14 @@ _IN_CHUNK = 500
 _ANALYZE_AFTER = 20_000  # band rows written at once (600 new stories)
 # Items whose candidates' signatures are read in one statement (at most 5 each: one IN list).
 _PREFETCH = 100
-_PACKED = struct.Struct(">128I")  # a signature as stored: 128 big-endian uint32 (migration 0008)
+_PACKED = struct.Struct(">128I")
 # SQLite: new stories' band rows wait in story_bands_recent and move into story_bands each time story ids
 # pass a multiple of this (~100,000 rows, ~600 pages: they stay in the 8 MiB page cache). Band lookups,
 # inserts and commits alone (sqlite3, 50 stories a transaction, 0 -> 50,000 stories): ~550 us/item into
-# story_bands directly, ~415 moving every 3,000 stories (every 1,000: about the same). In the worker
-# (bench/ingest.py full size, old and new run at the same time) the CPU moved rather than went: commit
-# 326 -> 99 us/item, band inserts with the moves 189 -> 329, lookups in two tables 198 -> 249; the worker
-# threads' CPU 1,433 -> 1,408 us/item, wall time 307 -> 288 s (by estimate a tenth as many band pages reach the WAL).
-# The move writes each page of story_bands once for its many new rows, so that shrinks as story_bands
-# grows past ~10 times the rows moved at once.
-_RECENT_STORIES = 3_000
+# story_bands directly, ~415 moving every 3,000 stories; at 45,000-54,000 stories ~690 vs ~375 (every
+# 1,000: ~550). The move writes each page of story_bands once for its many new rows, so the gain shrinks
+# as story_bands grows past ~10 times the rows moved at once.
+_RECENT_STORIES = 3_000  # a signature as stored: 128 big-endian uint32 (migration 0008)
 
 
 @dataclass(frozen=True)
