@@ -2,9 +2,8 @@
 
 MinHash over character 5-shingles of the normalized title and summary
 estimates Jaccard similarity; locality-sensitive banding turns "which earlier
-stories look like this one" into indexed lookups in `story_bands` (and, on
-SQLite, `story_bands_recent`: models/stories.py), so any number of workers
-cluster against one database.
+stories look like this one" into one indexed lookup in `story_bands`
+(models/stories.py), so any number of workers cluster against one database.
 
 A run's items are fingerprinted together with numpy: the shingles of all its
 texts are hashed at once, as polynomials over their code points (no call per

@@ -21,7 +21,7 @@ from sqlalchemy import exists, or_, select, text
 from sqlalchemy.orm import Session
 
 from models.bulk import bound, execute_in, execute_rows, insert_values, select_in, update_by_id
-from models.tables import Item, Mention, Story, StoryBand, StoryBandRecent
+from models.tables import Item, Mention, Story, StoryBand
 
 URL_BAND = -1  # the band that holds the canonical link: the same link is the same story outright
 _CANDIDATES = 5
@@ -29,14 +29,7 @@ _IN_CHUNK = 500
 _ANALYZE_AFTER = 20_000  # band rows written at once (600 new stories)
 # Items whose candidates' signatures are read in one statement (at most 5 each: one IN list).
 _PREFETCH = 100
-_PACKED = struct.Struct(">128I")
-# SQLite: new stories' band rows wait in story_bands_recent and move into story_bands each time story ids
-# pass a multiple of this (~100,000 rows, ~600 pages: they stay in the 8 MiB page cache). Band lookups,
-# inserts and commits alone (sqlite3, 50 stories a transaction, 0 -> 50,000 stories): ~550 us/item into
-# story_bands directly, ~415 moving every 3,000 stories; at 45,000-54,000 stories ~690 vs ~375 (every
-# 1,000: ~550). The move writes each page of story_bands once for its many new rows, so the gain shrinks
-# as story_bands grows past ~10 times the rows moved at once.
-_RECENT_STORIES = 3_000  # a signature as stored: 128 big-endian uint32 (migration 0008)
+_PACKED = struct.Struct(">128I")  # a signature as stored: 128 big-endian uint32 (migration 0008)
 
 
 @dataclass(frozen=True)
@@ -240,13 +233,12 @@ def _bands_with(session: Session, hashes: list[int]) -> list[tuple[int, int]]:
 
 def _bands_in_window(session: Session, hashes: list[int], since: datetime) -> list[tuple[int, int, int | None, int]]:
     """SQLite: (story id, hash, the story's lead item id, whether it is in the window) of stored bands with
-    these hashes, in story_bands and story_bands_recent, each through one join in the driver.
+    these hashes, in one join through the driver.
 
     The window check was a second statement with the candidates' ids as IN lists (2,800 ids a 50-item
     run at 50,000 stories): binding them, SQLite's building a temporary index of them, and the rows
     back cost more than the join's lookups in ix_stories_window, which holds the three columns asked
-    for. CROSS JOIN keeps the bands first: rows by hash, then story id, as the band key orders them.
-    The two tables' rows are merged into that order (a story's candidates are collected in it).
+    for. CROSS JOIN keeps the bands first (the order, by hash, the band lookup alone returned them in).
     """
     # The sqlite3 connection of this transaction itself: its plain tuples, not a Row object per row (4,000
     # rows a run at 50,000 stories, and making the Rows cost more than the join).
@@ -256,19 +248,11 @@ def _bands_in_window(session: Session, hashes: list[int], since: datetime) -> li
     for start in range(0, len(hashes), _IN_CHUNK):
         chunk = hashes[start:start + _IN_CHUNK]
         marks = ", ".join("?" * len(chunk))
-        rows = []
-        for table in (StoryBand.__tablename__, StoryBandRecent.__tablename__):
-            rows.extend(driver.execute(
-                f"SELECT b.story_id, b.hash, s.lead_item_id, s.updated_at >= ? FROM {table} AS b "
-                f"CROSS JOIN {Story.__tablename__} AS s INDEXED BY ix_stories_window "
-                f"WHERE b.hash IN ({marks}) AND s.id = b.story_id", (edge, *chunk)).fetchall())
-        rows.sort(key=_by_band_key)
-        found.extend(rows)
+        found.extend(driver.execute(
+            f"SELECT b.story_id, b.hash, s.lead_item_id, s.updated_at >= ? FROM {StoryBand.__tablename__} AS b "
+            f"CROSS JOIN {Story.__tablename__} AS s INDEXED BY ix_stories_window "
+            f"WHERE b.hash IN ({marks}) AND s.id = b.story_id", (edge, *chunk)).fetchall())
     return found
-
-
-def _by_band_key(row: tuple) -> tuple[int, int]:
-    return row[1], row[0]
 
 
 def _insert_started(session: Session, started: list[_NewStory], now: datetime) -> None:
@@ -284,9 +268,8 @@ def _insert_started(session: Session, started: list[_NewStory], now: datetime) -
 
 
 def _insert_bands(session: Session, rows: list[tuple[int, int]]) -> None:
-    """(band key, story id): 33 rows per story, straight to the driver: COPY into story_bands on
-    PostgreSQL; executemany into story_bands_recent on SQLite, moved into story_bands (sorted by
-    key) when the new stories' ids pass a multiple of `_RECENT_STORIES`.
+    """(band key, story id): 33 rows per story, straight to the driver: COPY on PostgreSQL,
+    executemany on SQLite.
 
     SQLAlchemy's per-row parameter handling cost more than SQLite's inserts, and psycopg's
     executemany a round trip per row. After a big batch PostgreSQL's statistics are refreshed:
@@ -304,20 +287,7 @@ def _insert_bands(session: Session, rows: list[tuple[int, int]]) -> None:
         if len(rows) >= _ANALYZE_AFTER:
             connection.exec_driver_sql(f"ANALYZE {table}")
         return
-    recent = StoryBandRecent.__tablename__
-    rows.sort()  # in key order: consecutive inserts descend to the same or the next pages
-    connection.exec_driver_sql(f"INSERT INTO {recent} (hash, story_id) VALUES (?, ?)", rows)
-    ids = [story_id for _, story_id in rows]
-    if (min(ids) - 1) // _RECENT_STORIES != max(ids) // _RECENT_STORIES:
-        move_recent_bands(session)
-
-
-def move_recent_bands(session: Session) -> None:
-    """Move every row of story_bands_recent into story_bands, in key order (SQLite)."""
-    connection = session.connection()
-    connection.exec_driver_sql(f"INSERT INTO {StoryBand.__tablename__} (hash, story_id) SELECT hash, story_id "
-                               f"FROM {StoryBandRecent.__tablename__} ORDER BY hash, story_id")
-    connection.exec_driver_sql(f"DELETE FROM {StoryBandRecent.__tablename__}")
+    connection.exec_driver_sql(f"INSERT INTO {table} (hash, story_id) VALUES (?, ?)", rows)
 
 
 def _set_story_ids(session: Session, members: list[tuple[int, int]]) -> None:

@@ -266,28 +266,6 @@ class StoryBand(Base):
                       {"sqlite_with_rowid": False})
 
 
-class StoryBandRecent(Base):
-    """Band rows of the stories started lately, on SQLite: the same rows as `StoryBand`, kept in a
-    small b-tree until `models.stories` moves them into `story_bands` a few thousand stories at a
-    time (migration 0009).
-
-    Band keys are random, so a run's ~1,650 band rows went into as many pages all over
-    `story_bands` (~10,000 pages at 50,000 stories), each page written to the WAL at commit and
-    again at the checkpoint. Here they go into a table that stays in the page cache, and the move,
-    sorted by key, writes each page of `story_bands` once for many rows.
-    """
-
-    __tablename__ = "story_bands_recent"
-
-    hash: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    story_id: Mapped[int] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE",
-                                                     name="fk_story_bands_recent_story"),
-                                          primary_key=True, autoincrement=False, index=True)
-
-    __table_args__ = (PrimaryKeyConstraint("hash", "story_id", name="pk_story_bands_recent"),
-                      {"sqlite_with_rowid": False})
-
-
 class OrganizationSeen(Base):
     """An organization (not a prospect) a statistical model found in an item: lead discovery."""
 
