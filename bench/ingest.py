@@ -78,16 +78,20 @@ def run_ours(farm: FeedFarm, folder: Path, prospects: list[dict], tagging: bool,
 
     CPU time counts the tagging children's work during the run too (read from /proc before and
     after; their start-up, loading spaCy and building the matcher, is left out as the worker's is).
+    `write_s` / `write_cpu_s`: the time the run's write transactions took turns for, and their CPU
+    (intel.metrics): near the wall-clock time, writing one at a time is the limit.
     """
     config = write_config(folder, f"sqlite:///{folder / 'intel.db'}", farm.urls(), prospects if tagging else [],
                           workers=THREADS, per_host=THREADS, tagging_processes=processes)
     pipeline, worker, build = start_worker(config, tagging)
     children = getattr(pipeline.tagging, "pids", [])
     try:
+        writes = _write_seconds()
         with Stopwatch() as clock:
             cpu = time.process_time() + _cpu_seconds_of(children)
             outcomes = worker.tick()
             cpu = time.process_time() + _cpu_seconds_of(children) - cpu
+        write_s, write_cpu_s = (after - before for after, before in zip(_write_seconds(), writes))
         items = count_items(pipeline)
     finally:
         worker.stop()
@@ -96,7 +100,7 @@ def run_ours(farm: FeedFarm, folder: Path, prospects: list[dict], tagging: bool,
     if failed:
         raise SystemExit(f"{len(failed)} sources failed, e.g. {failed[0].source_id}: {failed[0].error}")
     return {"items": items, "seconds": clock.seconds, "per_s": items / clock.seconds, "cpu_s": cpu,
-            "build_s": build}
+            "build_s": build, "write_s": write_s, "write_cpu_s": write_cpu_s}
 
 
 def run_reader(farm: FeedFarm, folder: Path) -> dict:
@@ -317,11 +321,12 @@ def main() -> None:
         print(f"  prospect-intel, tagging on:  {on['items']:>7} items in {on['seconds']:6.2f} s "
               f"= {on['per_s']:7.0f} items/s {_spread(on)}; CPU {_per_item_us(on)}   "
               f"{on['per_s'] / peer['per_s']:.2f}x reader (goal >= 1x); "
-              f"matcher for {size['prospects']} prospects built once in {on['build_s']:.1f} s")
+              f"matcher for {size['prospects']} prospects built once in {on['build_s']:.1f} s; {_writes(on)}")
         print(f"  ... with {processes} tagging process{'es' if processes > 1 else ''}: "
               f"{procs['items']:>7} items in {procs['seconds']:6.2f} s = {procs['per_s']:7.0f} items/s "
               f"{_spread(procs)}; CPU {_per_item_us(procs)} (worker and children)   "
-              f"{procs['per_s'] / peer['per_s']:.2f}x reader (goal >= 1x); tagging.processes: {processes}")
+              f"{procs['per_s'] / peer['per_s']:.2f}x reader (goal >= 1x); tagging.processes: {processes}; "
+              f"{_writes(procs)}")
         began_rss = time.perf_counter()
         memory = None if args.no_memory else measure_rss(
             size["memory_feeds"], size["items"], prospects, size["rss_items"], tmp_path / "rss", names,
@@ -346,6 +351,8 @@ def main() -> None:
                        cpu_us_per_item_on=on["cpu_s"] / on["items"] * 1e6,
                        cpu_us_per_item_on_processes=procs["cpu_s"] / procs["items"] * 1e6,
                        reader_cpu_us_per_item=peer["cpu_s"] / peer["items"] * 1e6,
+                       write_share_on=on["write_s"] / on["seconds"],
+                       write_share_on_processes=procs["write_s"] / procs["seconds"],
                        rounds=rounds, **figures, quick=int(args.quick)))
 
 
@@ -365,6 +372,19 @@ def memory_only(size: dict, prospects: list[dict], names: list[str], minutes: fl
     seconds = time.perf_counter() - began
     figures = report_memory(run, seconds)
     print(summary_line(**figures, seconds=seconds, finished=int(run.finished)))
+
+
+def _write_seconds() -> tuple[float, float]:
+    """Time inside the worker's write transactions so far, and their CPU (intel.metrics counters)."""
+    from prometheus_client import REGISTRY
+
+    return tuple(REGISTRY.get_sample_value(name) or 0.0
+                 for name in ("intel_write_seconds_total", "intel_write_cpu_seconds_total"))
+
+
+def _writes(run: dict) -> str:
+    return (f"its writes, one at a time, took {run['write_s'] / run['seconds']:.0%} of the run "
+            f"({run['write_cpu_s'] * 1e6 / run['items']:.0f} us CPU per item)")
 
 
 def _spread(run: dict) -> str:

@@ -18,6 +18,12 @@ FETCH_SECONDS = Histogram("intel_fetch_seconds", "Time to fetch and parse one so
 ITEMS_INGESTED = Counter("intel_items_ingested", "Items stored by source runs (new or changed).", ["change"])
 ITEMS_TAGGED = Counter("intel_items_tagged", "Items run through the prospect tagger.")
 TAGGING_SECONDS = Counter("intel_tagging_seconds", "Time spent tagging; items_tagged / this = throughput.")
+# A worker's writes take turns (SQLite lets one writer in at a time; on PostgreSQL runs storing new stories
+# take turns too): when the held time nears the wall-clock time, writing is what limits ingest.
+WRITES = Counter("intel_write_transactions", "Write transactions of the worker (runs, failures, claims).")
+WRITE_SECONDS = Counter("intel_write_seconds", "Time inside the worker's write transactions, from their turn to commit.")
+WRITE_CPU_SECONDS = Counter("intel_write_cpu_seconds", "CPU time of the threads inside write transactions; the rest "
+                            "of intel_write_seconds is waiting (disk syncs, the GIL, other processes' locks).")
 ALERTS_SENT = Counter("intel_alert_deliveries", "Webhook delivery attempts by outcome (sent, retry, failed).",
                       ["target", "outcome"])
 
@@ -30,6 +36,17 @@ def tagging(count: int) -> Iterator[None]:
     finally:
         TAGGING_SECONDS.inc(time.perf_counter() - started)
         ITEMS_TAGGED.inc(count)
+
+
+@contextmanager
+def write_transaction() -> Iterator[None]:
+    started, cpu = time.perf_counter(), time.thread_time()
+    try:
+        yield
+    finally:
+        WRITE_CPU_SECONDS.inc(time.thread_time() - cpu)
+        WRITE_SECONDS.inc(time.perf_counter() - started)
+        WRITES.inc()
 
 
 def record_run(kind: str, status: str, new: int = 0, updated: int = 0) -> None:

@@ -74,7 +74,7 @@ class Pipeline:
         Every writer of the worker goes through here (runs, failures, claims and lease renewals):
         one left outside would meet a run's transaction inside SQLite and sleep-poll for the lock.
         """
-        with self._write_lock, self.sessions.begin() as session:
+        with self._write_lock, metrics.write_transaction(), self.sessions.begin() as session:
             write_lock_first(session)  # other processes write this database too
             yield session
 

@@ -55,6 +55,9 @@ def test_metrics_follow_fetches_feeds_and_the_queue(write_config, feed_server, d
     assert delta("intel_fetch_seconds_count", kind="rss") == 2
     assert delta("intel_items_ingested_total", change="new") == 2
     assert delta("intel_items_tagged_total") == 2 and delta("intel_tagging_seconds_total") > 0
+    # Two runs stored (one of them its failure) and the claim: each a write transaction, timed.
+    assert delta("intel_write_transactions_total") >= 3
+    assert 0 < delta("intel_write_cpu_seconds_total") <= delta("intel_write_seconds_total")
     assert value(after, "intel_queue_depth") == 0
     assert value(after, "intel_sources", state="failing") == 1 and value(after, "intel_sources", state="healthy") == 1
     assert value(after, "intel_database_up") == 1
