@@ -12,7 +12,7 @@ from __future__ import annotations
 import struct
 from collections import Counter
 from dataclasses import dataclass
-from itertools import chain
+from itertools import chain, groupby
 from datetime import datetime, timedelta
 from operator import eq
 from typing import Mapping
@@ -152,20 +152,44 @@ def _known_stories(session: Session, hashes: set[int], since: datetime) -> _Know
 
 
 def _ranked(fingerprint: StoryPrint, by_hash) -> tuple[object | None, list]:
-    """(the story sharing this fingerprint's canonical link, or None; else the candidate stories
-    sharing the most bands with it, at most five, most first, equals in the order first met)."""
+    """(the oldest story sharing this fingerprint's canonical link, or None; else the candidate stories
+    sharing the most bands with it, at most five, most first, equals the oldest first)."""
     sharing = []
     for band, digest in fingerprint.bands:
         stories = by_hash.get(digest)
         if stories:
             if band == URL_BAND:
-                return next(iter(stories)), []
+                return min(stories, key=_seniority), []
             sharing.append(stories)
     if not sharing:
         return None, []
-    shared = Counter(chain.from_iterable(sharing))  # counted in C, keys in the order first met
-    # reverse=True keeps equals in their order (a stable sort), as sorting by the negated count did
-    return None, sorted(shared, key=shared.__getitem__, reverse=True)[:_CANDIDATES]
+    shared = Counter(chain.from_iterable(sharing))  # counted in C
+    # Equals by age, not in the order the sets iterate: that order follows the order the band rows
+    # came back in, which PostgreSQL does not fix, so a copy as like two stories joined either.
+    # Sorted by count with a key in C first, then each group of equals needed (a sort key in Python
+    # per candidate cost 47 us an item where this costs ~10).
+    ranked: list = []
+    for _, equals in groupby(sorted(shared, key=shared.__getitem__, reverse=True), key=shared.__getitem__):
+        ranked += _oldest_first(list(equals))
+        if len(ranked) >= _CANDIDATES:
+            break
+    return None, ranked[:_CANDIDATES]
+
+
+def _oldest_first(stories: list) -> list:
+    """Stored stories by id, the oldest first; then those this run started, in the order it started them."""
+    if len(stories) == 1:
+        return stories
+    started = [story for story in stories if isinstance(story, _NewStory)]
+    if not started:
+        return sorted(stories)
+    return sorted(story for story in stories if not isinstance(story, _NewStory)) + sorted(
+        started, key=lambda story: story.lead_item_id)
+
+
+def _seniority(story) -> tuple[int, int]:
+    """The order `_oldest_first` puts stories in, for one story."""
+    return (1, story.lead_item_id) if isinstance(story, _NewStory) else (0, story)
 
 
 def _best_match(session: Session, fingerprint: StoryPrint, linked, ranked: list,
@@ -177,7 +201,7 @@ def _best_match(session: Session, fingerprint: StoryPrint, linked, ranked: list,
         return linked, 1.0
     _read_signatures(session, signatures, ranked)
     scored = [(similarity(fingerprint.signature, signatures.get(story, ())), story) for story in ranked]
-    # max() keeps the first of equals, as ranked by shared bands
+    # max() keeps the first of equals, as ranked: more shared bands, then the older story
     score, story = max(scored, key=lambda pair: pair[0], default=(0.0, None))
     return story, score
 
