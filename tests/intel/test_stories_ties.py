@@ -43,7 +43,7 @@ def test_a_copy_as_like_two_stories_joins_the_newer(database_url, copy_link):
         session.add_all([*leads, copy_item])
         session.flush()
         # Two stories of the same text and link (as two workers could start before the story lock
-        # existed), stored with ids whose set iterates the newer first.
+        # existed), stored with ids whose set iterates the older first.
         for story_id, lead in zip((OLDER, NEWER), leads):
             session.execute(insert(Story).values(id=story_id, lead_item_id=lead.id,
                                                  signature=packed_signature(wire.signature), item_count=1,
