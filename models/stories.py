@@ -182,15 +182,13 @@ def _newest_first(stories: list) -> list:
     """The stories this run started, the last started first; then stored stories, the highest id first."""
     if len(stories) == 1:
         return stories
-    started = [story for story in stories if isinstance(story, _NewStory)]
-    if not started:
-        return sorted(stories, reverse=True)
-    return sorted(started, key=lambda story: story.lead_item_id, reverse=True) + sorted(
-        (story for story in stories if not isinstance(story, _NewStory)), reverse=True)
+    if not any(isinstance(story, _NewStory) for story in stories):
+        return sorted(stories, reverse=True)  # stored ids only: compared in C, no key per story
+    return sorted(stories, key=_recency, reverse=True)
 
 
 def _recency(story) -> tuple[int, int]:
-    """What `_newest_first` sorts by, highest first, for one story."""
+    """How new a story is: this run's after every stored one, each kind in the order it came."""
     return (1, story.lead_item_id) if isinstance(story, _NewStory) else (0, story)
 
 
