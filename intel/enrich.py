@@ -55,7 +55,7 @@ def enrich_run(session: Session, source_id: str, keyed: Sequence[tuple[str, RawI
         chunk_prints = {**{key: prints[key] for key in set(chunk) - missing}, **fingerprints(keyed, missing)}
         assign_stories(session, source_id, {item_id: chunk_prints[key] for key, item_id in chunk.items()},
                        now=now, window=timedelta(seconds=tagging.story_window),
-                       threshold=tagging.story_similarity)
+                       threshold=tagging.story_similarity, in_memory=tagging.stories_in_memory)
     found = {}
     for (key, _), tag in zip(keyed, tags):
         if tag.organizations:

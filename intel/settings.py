@@ -404,6 +404,9 @@ class TaggingConfig(Strict):
     # Near-duplicate stories: Jaccard similarity of title+summary shingles that makes one story.
     story_similarity: float = Field(0.5, gt=0, le=1)
     story_window: Duration = 3 * 86400.0
+    # Stories whose band keys each worker holds in memory (about 400 bytes each); older stories'
+    # bands are written to the database, a batch at a time (models/story_index.py).
+    stories_in_memory: int = Field(50_000, ge=0, le=10_000_000)
     # Lead discovery (needs a model with NER): an item's signals at least this strong count.
     discovery_signal_score: float = Field(0.6, ge=0, le=1)
     # Child processes that tag and fingerprint items, so a worker uses more than one core

@@ -21,12 +21,12 @@ from sqlalchemy import exists, or_, select, text
 from sqlalchemy.orm import Session
 
 from models.bulk import bound, execute_in, execute_rows, insert_values, select_in, update_by_id
-from models.tables import Item, Mention, Story, StoryBand
+from models.story_index import DEFAULT_LIMIT, StoryIndex, pack_band_keys, story_index
+from models.tables import Item, Mention, Story, StoryBand, StoryIndexState
 
 URL_BAND = -1  # the band that holds the canonical link: the same link is the same story outright
 _CANDIDATES = 5
 _IN_CHUNK = 500
-_ANALYZE_AFTER = 20_000  # band rows written at once (600 new stories)
 # Items whose candidates' signatures are read in one statement (at most 5 each: one IN list).
 _PREFETCH = 100
 _PACKED = struct.Struct(">128I")  # a signature as stored: 128 big-endian uint32 (migration 0008)
@@ -40,7 +40,7 @@ class StoryPrint:
 
 
 def assign_stories(session: Session, source_id: str, prints: Mapping[int, StoryPrint], *, now: datetime,
-                   window: timedelta, threshold: float) -> int:
+                   window: timedelta, threshold: float, in_memory: int = DEFAULT_LIMIT) -> int:
     """Put each new item of this run (by item id) into an existing story or a new one.
 
     A handful of queries per run, not per item: every band of every new item is
@@ -51,15 +51,27 @@ def assign_stories(session: Session, source_id: str, prints: Mapping[int, StoryP
     multi-row statements. Returns how many items joined a story that another
     item started.
 
+    Candidates come from the band keys of the newest `in_memory` stories held in
+    this process (models/story_index.py) and from story_bands for older ones.
+
     On PostgreSQL the caller holds `serialize_story_assignment` for the
     transaction, so two workers storing copies of one story at the same moment
     cannot both start it.
     """
     if not prints:
         return 0
+    index = story_index(session)
+    with index.lock:
+        sequence = index.catch_up(session, in_memory)
+        return _assign(session, source_id, prints, index, sequence, since=now - window, now=now,
+                       threshold=threshold)
+
+
+def _assign(session: Session, source_id: str, prints: Mapping[int, StoryPrint], index: StoryIndex,
+            sequence: int, *, since: datetime, now: datetime, threshold: float) -> int:
     order = sorted(prints)  # the first seen leads
     hashes = {digest for item_id in order for _, digest in prints[item_id].bands}
-    known = _known_stories(session, hashes, now - window)
+    known = _known_stories(session, hashes, since, index)
     by_hash, signatures = known.by_hash, known.signatures
     started: list[_NewStory] = []
     joins: list[tuple[object, int]] = []  # (a story id, or a _NewStory of this run; the joining item's id)
@@ -90,11 +102,12 @@ def assign_stories(session: Session, source_id: str, prints: Mapping[int, StoryP
     joined_known = [story for story, _ in joins if not isinstance(story, _NewStory)]
     # Before this run's items join them: which of these stories the source was in already.
     carried = _stories_carried_by(session, source_id, set(joined_known))
-    _insert_started(session, started, now)
+    _insert_started(session, started, now, sequence)
     members = [(story.id, story.lead_item_id) for story in started]
     members += [(story.id if isinstance(story, _NewStory) else story, item_id) for story, item_id in joins]
     _set_story_ids(session, members)
-    _join_known(session, joined_known, carried, known, now)
+    if _join_known(session, joined_known, carried, known, now, sequence) or started:
+        execute_rows(session, f"UPDATE {StoryIndexState.__tablename__} SET sequence = ? WHERE id = 1", [(sequence,)])
     leads = [(story.lead_item_id if isinstance(story, _NewStory) else known.leads.get(story), item_id)
              for story, item_id in joins]
     _merge_mentions(session, source_id, [(lead, item_id) for lead, item_id in leads if lead is not None])
@@ -119,25 +132,16 @@ class _Known:
     leads: dict[int, int | None]     # story id -> lead item id, for every story in the window
 
 
-def _known_stories(session: Session, hashes: set[int], since: datetime) -> _Known:
+def _known_stories(session: Session, hashes: set[int], since: datetime, index: StoryIndex) -> _Known:
+    """Stories in the window sharing band keys with these: those held in memory, and those with
+    band rows (stories spilled from memory, or stored before migration 0009; none in a new database)."""
+    held = index.candidates(list(hashes), since)
     candidates: dict[int, set] = {}
-    leads: dict[int, int | None] = {}
-    if session.connection().dialect.name == "sqlite":
-        for story_id, digest, lead, within in _bands_in_window(session, list(hashes), since):
-            candidates.setdefault(digest, set()).add(story_id)
-            if within:
-                leads[story_id] = lead
-    else:
-        # Two indexed steps, not one join: PostgreSQL planned the join (with statistics that lag a big
-        # run's own inserts) as a scan of every story per lookup. Both straight to the driver: wording
-        # many items share makes thousands of stories candidates (2,800 a 50-item run at 50,000
-        # stories), and SQLAlchemy's compiling of their IN lists cost more than both lookups.
-        for story_id, digest in _bands_with(session, list(hashes)):
-            candidates.setdefault(digest, set()).add(story_id)
-        ids = list({i for found in candidates.values() for i in found})
-        leads = dict(select_in(
-            session, f"SELECT id, lead_item_id FROM {Story.__tablename__} WHERE updated_at >= ? AND id IN ({{in}})",
-            (bound(session, Story.__table__.c.updated_at, since),), ids))
+    for digest, story_id in zip(held.keys, held.story_ids):
+        candidates.setdefault(digest, set()).add(story_id)
+    leads: dict[int, int | None] = dict(held.leads)
+    if index.banded_through > 0:
+        _banded_candidates(session, list(hashes), since, candidates, leads)
     # Signatures are read later, only for the candidates scored: a band shared by chance (wording
     # many items share) makes thousands of stories candidates, more as the database grows, and their
     # signatures were the worker's biggest passing allocation (bench/ingest.py --memory-only at
@@ -149,6 +153,28 @@ def _known_stories(session: Session, hashes: set[int], since: datetime) -> _Know
         if within:
             known.by_hash[digest] = within
     return known
+
+
+def _banded_candidates(session: Session, hashes: list[int], since: datetime, candidates: dict[int, set],
+                       leads: dict[int, int | None]) -> None:
+    """Add the stories with band rows sharing these keys to `candidates`, and the leads of those in
+    the window to `leads`."""
+    if session.connection().dialect.name == "sqlite":
+        for story_id, digest, lead, within in _bands_in_window(session, hashes, since):
+            candidates.setdefault(digest, set()).add(story_id)
+            if within:
+                leads[story_id] = lead
+        return
+    # Two indexed steps, not one join: PostgreSQL planned the join (with statistics that lag a big
+    # run's own inserts) as a scan of every story per lookup. Both straight to the driver: wording
+    # many items share makes thousands of stories candidates (2,800 a 50-item run at 50,000
+    # stories), and SQLAlchemy's compiling of their IN lists cost more than both lookups.
+    banded = _bands_with(session, hashes)
+    for story_id, digest in banded:
+        candidates.setdefault(digest, set()).add(story_id)
+    leads.update(select_in(
+        session, f"SELECT id, lead_item_id FROM {Story.__tablename__} WHERE updated_at >= ? AND id IN ({{in}})",
+        (bound(session, Story.__table__.c.updated_at, since),), list({story_id for story_id, _ in banded})))
 
 
 def _ranked(fingerprint: StoryPrint, by_hash) -> tuple[object | None, list]:
@@ -279,39 +305,18 @@ def _bands_in_window(session: Session, hashes: list[int], since: datetime) -> li
     return found
 
 
-def _insert_started(session: Session, started: list[_NewStory], now: datetime) -> None:
-    """New stories (multi-row INSERT ... RETURNING their ids) and their bands."""
+def _insert_started(session: Session, started: list[_NewStory], now: datetime, sequence: int) -> None:
+    """New stories, with their band keys (multi-row INSERT ... RETURNING their ids)."""
     # Matched by lead item (one per new story), not by order: see models.bulk.insert_values.
     by_lead = {story.lead_item_id: story for story in started}
-    rows = [(s.lead_item_id, packed_signature(s.fingerprint.signature), s.item_count, 1, now, now) for s in started]
+    rows = [(s.lead_item_id, packed_signature(s.fingerprint.signature),
+             pack_band_keys({key for _, key in s.fingerprint.bands}), sequence, s.item_count, 1, now, now)
+            for s in started]
     for story_id, lead_item_id in insert_values(
-            session, Story.__table__, ("lead_item_id", "signature", "item_count", "source_count", "first_seen_at",
-                                       "updated_at"), rows, returning=("id", "lead_item_id")):
+            session, Story.__table__, ("lead_item_id", "signature", "band_keys", "touched", "item_count",
+                                       "source_count", "first_seen_at", "updated_at"), rows,
+            returning=("id", "lead_item_id")):
         by_lead[lead_item_id].id = story_id
-    _insert_bands(session, [(key, s.id) for s in started for key in {key for _, key in s.fingerprint.bands}])
-
-
-def _insert_bands(session: Session, rows: list[tuple[int, int]]) -> None:
-    """(band key, story id): 33 rows per story, straight to the driver: COPY on PostgreSQL,
-    executemany on SQLite.
-
-    SQLAlchemy's per-row parameter handling cost more than SQLite's inserts, and psycopg's
-    executemany a round trip per row. After a big batch PostgreSQL's statistics are refreshed:
-    planned on a table it believes small, the next slice's band lookups scanned every row.
-    """
-    if not rows:
-        return
-    connection = session.connection()
-    table = StoryBand.__tablename__
-    if connection.dialect.name == "postgresql":
-        with connection.connection.driver_connection.cursor() as cursor:
-            with cursor.copy(f"COPY {table} (hash, story_id) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-        if len(rows) >= _ANALYZE_AFTER:
-            connection.exec_driver_sql(f"ANALYZE {table}")
-        return
-    connection.exec_driver_sql(f"INSERT INTO {table} (hash, story_id) VALUES (?, ?)", rows)
 
 
 def _set_story_ids(session: Session, members: list[tuple[int, int]]) -> None:
@@ -328,10 +333,12 @@ def _stories_carried_by(session: Session, source_id: str, story_ids: set[int]) -
         (source_id,), list(story_ids))}
 
 
-def _join_known(session: Session, joined: list[int], carried: set[int], known: _Known, now: datetime) -> None:
-    """Stories other runs started gain this run's copies; a new source re-dates the story and its lead."""
+def _join_known(session: Session, joined: list[int], carried: set[int], known: _Known, now: datetime,
+                sequence: int) -> bool:
+    """Stories other runs started gain this run's copies; a new source re-dates the story and its lead
+    (and marks it `touched`, so every worker's index reads its new time). Returns whether any was re-dated."""
     if not joined:
-        return
+        return False
     copies: dict[int, int] = {}
     for story_id in joined:
         copies[story_id] = copies.get(story_id, 0) + 1
@@ -340,11 +347,12 @@ def _join_known(session: Session, joined: list[int], carried: set[int], known: _
                           "source_count = source_count + ? WHERE id = ?",
                  [(count, int(story_id not in carried), story_id) for story_id, count in copies.items()])
     leads = [known.leads[story_id] for story_id in newly if known.leads.get(story_id) is not None]
-    execute_in(session, f"UPDATE {Story.__tablename__} SET updated_at = ? WHERE id IN ({{in}})",
-               (bound(session, Story.__table__.c.updated_at, now),), newly)
+    execute_in(session, f"UPDATE {Story.__tablename__} SET updated_at = ?, touched = ? WHERE id IN ({{in}})",
+               (bound(session, Story.__table__.c.updated_at, now), sequence), newly)
     # Feed readers see the lead entry change: "also reported by" grew.
     execute_in(session, f"UPDATE {Item.__tablename__} SET updated_at = ? WHERE id IN ({{in}})",
                (bound(session, Item.__table__.c.updated_at, now),), leads)
+    return bool(newly)
 
 
 def _merge_mentions(session: Session, source_id: str, pairs: list[tuple[int, int]]) -> None:

@@ -234,6 +234,10 @@ class Story(Base):
                                                                 use_alter=True, name="fk_stories_lead_item"))
     # MinHash values of the lead item, 128 big-endian uint32 (models/stories.py packs them; 0008)
     signature: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
+    # Its band keys, signed 64-bit little-endian: workers hold the newest stories' in memory (0009).
+    band_keys: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
+    # The story_index sequence number of the last change workers' indexes must see (started, re-dated).
+    touched: Mapped[int] = mapped_column(BigInteger, default=0, index=True)
     item_count: Mapped[int] = mapped_column(Integer, default=1)
     source_count: Mapped[int] = mapped_column(Integer, default=1)
     first_seen_at: Mapped[datetime]
@@ -264,6 +268,21 @@ class StoryBand(Base):
 
     __table_args__ = (PrimaryKeyConstraint("hash", "story_id", name="pk_story_bands"),
                       {"sqlite_with_rowid": False})
+
+
+class StoryIndexState(Base):
+    """One row: how far stories' bands are in story_bands, and the changes to stories so far
+    (models/story_index.py keeps the bands of later stories in each worker's memory; 0009)."""
+
+    __tablename__ = "story_index"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    # Every story with an id up to this one has its band rows; no later one has.
+    banded_through: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The last number given to stories.touched.
+    sequence: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Changed when stories are deleted or led by another item: every worker reads its index again.
+    generation: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class OrganizationSeen(Base):
