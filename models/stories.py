@@ -92,8 +92,12 @@ def _assign(session: Session, source_id: str, prints: Mapping[int, StoryPrint], 
                 story = _NewStory(lead_item_id=item_id, fingerprint=fingerprint)
                 started.append(story)
                 signatures[story] = fingerprint.signature  # later items of this run may join it
-                for digest in digests:
-                    by_hash.setdefault(digest, set()).add(story)
+                for digest in digests:  # (no empty set made for each: most keys are new)
+                    holders = by_hash.get(digest)
+                    if holders is None:
+                        by_hash[digest] = {story}
+                    else:
+                        holders.add(story)
                 changed.update(digests)
                 continue
             joins.append((match, item_id))

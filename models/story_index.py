@@ -25,13 +25,14 @@ index (it may hold rows that were never committed); it is read again next time.
 
 from __future__ import annotations
 
+import struct
 import threading
 import weakref
 from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import event, select, text
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -49,7 +50,7 @@ _ANALYZE_AFTER = 20_000  # band rows written at once (600 stories)
 
 def pack_band_keys(keys) -> bytes:
     """Band keys as stored in `stories.band_keys`: signed 64-bit, little-endian."""
-    return np.asarray(sorted(keys), dtype="<i8").tobytes()
+    return struct.pack(f"<{len(keys)}q", *sorted(keys))
 
 
 def unpack_band_keys(packed: bytes | None) -> np.ndarray:
@@ -103,11 +104,11 @@ class StoryIndex:
         if (not self.loaded or generation != self.generation or sequence < self.sequence
                 or banded_through < self.banded_through):
             self._forget()
-            self._read(session, Story.id > banded_through, after=banded_through)
+            self._read(session, "id > ?", banded_through, after=banded_through)
             self.loaded = True
         elif sequence > self.sequence:
             # By ix_stories_touched alone: with `id > banded_through` too, SQLite walked the stories by id.
-            self._read(session, Story.touched > self.sequence, after=banded_through)
+            self._read(session, "touched > ?", self.sequence, after=banded_through)
         if banded_through > self.banded_through >= 0:  # another worker spilled
             self._drop_through(banded_through)
         self.generation, self.sequence, self.banded_through = generation, sequence, banded_through
@@ -116,10 +117,11 @@ class StoryIndex:
             self._spill(session, keep=limit)
         return sequence + 1
 
-    def _read(self, session: Session, where, after: int) -> None:
+    def _read(self, session: Session, where: str, value: int, after: int) -> None:
         """Hold the stories `where` selects with ids after `after` (earlier ones have band rows)."""
-        self.hold(session.execute(select(Story.id, Story.updated_at, Story.lead_item_id, Story.band_keys)
-                                  .where(where)).all(), after)
+        self.hold(select_rows(session, f"SELECT id, updated_at, lead_item_id, band_keys FROM {Story.__tablename__} "
+                                       f"WHERE {where}", (value,), result_types={1: Story.__table__.c.updated_at.type}),
+                  after)
 
     def hold(self, rows, after: int) -> None:
         """Hold these stories, (id, updated_at, lead item id, packed band keys), or hold their new
