@@ -2,8 +2,9 @@
 
 MinHash over character 5-shingles of the normalized title and summary
 estimates Jaccard similarity; locality-sensitive banding turns "which earlier
-stories look like this one" into one indexed lookup in `story_bands`
-(models/stories.py), so any number of workers cluster against one database.
+stories look like this one" into lookups of band keys: in each worker's memory for
+the newest stories, in `story_bands` for older ones (models/story_index.py), so any
+number of workers cluster against one database.
 
 A run's items are fingerprinted together with numpy: the shingles of all its
 texts are hashed at once, as polynomials over their code points (no call per
