@@ -41,7 +41,13 @@ SETTLE_SECONDS = 0.3
 # the free memory they hold grows run after run (bench/ingest.py --memory-only: a worker's peak RSS
 # grew ~8 MiB per 10,000 items with 4 source threads). MALLOC_ARENA_MAX in the environment still wins.
 MALLOC_ARENAS = 2
-_M_ARENA_MAX = -8  # mallopt's parameter number (glibc malloc.h)
+_M_ARENA_MAX = -8  # mallopt's parameter numbers (glibc malloc.h)
+_M_MMAP_THRESHOLD = -3
+# Blocks this big or bigger get pages of their own, given back when freed. glibc raises the limit to
+# the size of each such block freed (up to 32 MiB), after which the story index's arrays (models/
+# story_index.py: ~20 MiB, made anew as the index changes) came from the heap and left it
+# fragmented. Fixed here, as setting it does.
+MMAP_THRESHOLD = 1 << 20
 
 
 def config_secrets(config: Config) -> list[str]:
@@ -254,10 +260,15 @@ def _glibc():
 
 
 def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> None:
-    """At most `arenas` malloc arenas for threads that allocate from now on (see MALLOC_ARENAS)."""
+    """At most `arenas` malloc arenas for threads that allocate from now on (see MALLOC_ARENAS), and
+    big blocks in pages of their own (see MMAP_THRESHOLD)."""
     libc = _glibc()
-    if libc is not None and "MALLOC_ARENA_MAX" not in os.environ:
+    if libc is None:
+        return
+    if "MALLOC_ARENA_MAX" not in os.environ:
         libc.mallopt(_M_ARENA_MAX, arenas)
+    if "MALLOC_MMAP_THRESHOLD_" not in os.environ:
+        libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
 
 
 def return_free_memory() -> None:

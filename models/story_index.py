@@ -45,7 +45,8 @@ DEFAULT_LIMIT = 50_000
 _RECENT_MAX = 1 << 16  # keys in the small sorted level before it merges into the big one
 _TOUCHED = "story_index_touched"  # session.info key: an index this transaction changed
 _STATE = StoryIndexState.__tablename__
-_ANALYZE_AFTER = 20_000  # band rows written at once (600 stories)
+_ANALYZE_AFTER = 20_000  # band rows spilled at once (600 stories) after which PostgreSQL's statistics are renewed
+_SPILL_CHUNK = 50_000  # band rows handed to the driver at once
 
 
 def pack_band_keys(keys) -> bytes:
@@ -170,7 +171,14 @@ class StoryIndex:
         keys = np.concatenate([keys[ids <= through] for keys, ids in self._levels])
         ids = np.concatenate([ids[ids <= through] for _, ids in self._levels])
         order = np.lexsort((ids, keys))
-        insert_bands(session, list(zip(keys[order].tolist(), ids[order].tolist())))
+        keys, ids = keys[order], ids[order]
+        for start in range(0, len(keys), _SPILL_CHUNK):  # Python tuples for a slice at a time, not all
+            end = start + _SPILL_CHUNK
+            insert_bands(session, list(zip(keys[start:end].tolist(), ids[start:end].tolist())))
+        connection = session.connection()
+        if connection.dialect.name == "postgresql" and len(keys) >= _ANALYZE_AFTER:
+            # Planned on a table it believes small, the next band lookups scanned every row.
+            connection.exec_driver_sql(f"ANALYZE {StoryBand.__tablename__}")
         execute_rows(session, f"UPDATE {_STATE} SET banded_through = ? WHERE id = 1", [(through,)])
         self._drop_through(through)
         self.banded_through = through
@@ -212,8 +220,7 @@ def insert_bands(session: Session, rows: list[tuple[int, int]]) -> None:
     to the driver: COPY on PostgreSQL, executemany on SQLite.
 
     SQLAlchemy's per-row parameter handling cost more than SQLite's inserts, and psycopg's
-    executemany a round trip per row. After a big batch PostgreSQL's statistics are refreshed:
-    planned on a table it believes small, the next slice's band lookups scanned every row.
+    executemany a round trip per row.
     """
     if not rows:
         return
@@ -224,8 +231,6 @@ def insert_bands(session: Session, rows: list[tuple[int, int]]) -> None:
             with cursor.copy(f"COPY {table} (hash, story_id) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
-        if len(rows) >= _ANALYZE_AFTER:
-            connection.exec_driver_sql(f"ANALYZE {table}")
         return
     connection.exec_driver_sql(f"INSERT INTO {table} (hash, story_id) VALUES (?, ?)", rows)
 
