@@ -127,8 +127,9 @@ class StoryIndex:
     def hold(self, rows, after: int) -> None:
         """Hold these stories, (id, updated_at, lead item id, packed band keys), or hold their new
         time and lead; those with ids up to `after` have band rows and are left out."""
-        if not self.stories:
+        if not self.stories:  # nothing held: the arrays start at the first id that can be
             self._base = after + 1
+            self._times, self._leads = np.empty(0, np.float64), np.empty(0, np.int64)
         added_keys, added_ids = [], []
         for story_id, updated_at, lead, packed in rows:
             if story_id <= after:
