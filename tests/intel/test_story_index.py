@@ -42,7 +42,6 @@ class Newsroom:
         upgrade(self.engine)
         self.sessions = make_sessionmaker(self.engine)
         self.in_memory = in_memory
-        self.count = 0
         with self.sessions.begin() as session:
             if session.get(Source, "wire") is None:
                 session.add(Source(id="wire", kind="rss", url="https://wire.example.com/feed", settings={}))
@@ -54,7 +53,6 @@ class Newsroom:
         if session is None:
             with self.sessions.begin() as session:
                 return self.store(topic, source, now=now, link=link, session=session)
-        self.count += 1
         if session.get(Source, source) is None:
             session.add(Source(id=source, kind="rss", url=f"https://{source}.example.com/feed", settings={}))
             session.flush()
