@@ -13,7 +13,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from models.story_index import stories_changed
-from models.tables import Item, Mention, Signal, SourceRun, Story, StoryBand, StoryIndexState
+from models.tables import Item, Mention, Signal, SourceRun, Story, StoryBand
 
 
 @dataclass(frozen=True)
@@ -60,8 +60,7 @@ def _settle_stories(session: Session, story_ids: set[int]) -> None:
     empty = select(Story.id).where(Story.id.in_(ids), Story.lead_item_id.is_(None))
     session.execute(delete(StoryBand).where(StoryBand.story_id.in_(empty)))
     session.execute(delete(Story).where(Story.id.in_(ids), Story.lead_item_id.is_(None)))
-    if max(ids) > session.scalar(select(StoryIndexState.banded_through).where(StoryIndexState.id == 1)):
-        stories_changed(session)  # workers hold these stories' leads in memory (models/story_index.py)
+    stories_changed(session, ids)  # workers hold the newest stories' leads in memory
 
 
 def prune_runs_batch(session: Session, cutoff: datetime, *, batch: int = 5000) -> Pruned:

@@ -21,8 +21,8 @@ from sqlalchemy import exists, or_, select, text
 from sqlalchemy.orm import Session
 
 from models.bulk import bound, execute_in, execute_rows, insert_values, select_in, update_by_id
-from models.story_index import DEFAULT_LIMIT, StoryIndex, pack_band_keys, story_index
-from models.tables import Item, Mention, Story, StoryBand, StoryIndexState
+from models.story_index import DEFAULT_LIMIT, StoryIndex, pack_band_keys, record_sequence, story_index
+from models.tables import Item, Mention, Story, StoryBand
 
 URL_BAND = -1  # the band that holds the canonical link: the same link is the same story outright
 _CANDIDATES = 5
@@ -111,7 +111,7 @@ def _assign(session: Session, source_id: str, prints: Mapping[int, StoryPrint], 
     members += [(story.id if isinstance(story, _NewStory) else story, item_id) for story, item_id in joins]
     _set_story_ids(session, members)
     if _join_known(session, joined_known, carried, known, now, sequence) or started:
-        execute_rows(session, f"UPDATE {StoryIndexState.__tablename__} SET sequence = ? WHERE id = 1", [(sequence,)])
+        record_sequence(session, sequence)
     leads = [(story.lead_item_id if isinstance(story, _NewStory) else known.leads.get(story), item_id)
              for story, item_id in joins]
     _merge_mentions(session, source_id, [(lead, item_id) for lead, item_id in leads if lead is not None])
@@ -143,7 +143,7 @@ def _known_stories(session: Session, hashes: set[int], since: datetime, index: S
     candidates: dict[int, set] = {}
     for digest, story_id in zip(held.keys, held.story_ids):
         candidates.setdefault(digest, set()).add(story_id)
-    leads: dict[int, int | None] = dict(held.leads)
+    leads = held.leads  # a dict of its own: the banded stories' leads join it
     if index.banded_through > 0:
         _banded_candidates(session, list(hashes), since, candidates, leads)
     # Signatures are read later, only for the candidates scored: a band shared by chance (wording

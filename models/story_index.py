@@ -275,6 +275,14 @@ def _committed(session: Session) -> None:
     session.info.pop(_TOUCHED, None)
 
 
-def stories_changed(session: Session) -> None:
-    """Every process reads its index again: stories were deleted or got other leads (retention)."""
-    session.execute(text(f"UPDATE {_STATE} SET generation = generation + 1 WHERE id = 1"))
+def stories_changed(session: Session, story_ids) -> None:
+    """These stories were deleted or got other leads (retention): if any may be held in memory,
+    every process reads its index again."""
+    [(banded_through,)] = select_rows(session, f"SELECT banded_through FROM {_STATE} WHERE id = 1", ())
+    if max(story_ids) > banded_through:
+        session.execute(text(f"UPDATE {_STATE} SET generation = generation + 1 WHERE id = 1"))
+
+
+def record_sequence(session: Session, sequence: int) -> None:
+    """This transaction touched stories with `sequence` (the number `StoryIndex.catch_up` returned)."""
+    execute_rows(session, f"UPDATE {_STATE} SET sequence = ? WHERE id = 1", [(sequence,)])
